@@ -1,0 +1,260 @@
+/*
+ * NAME
+ *	tlsrpt-collectd - collect TLS session results from MTAs
+ * SYNOPSIS
+ *	tlsrpt-collectd [-fdnV] [-c file] [-o key=value] [-s] [-C]
+ * DESCRIPTION
+ *	Binds collector_socket, reads libtlsrpt datagrams, pre-aggregates
+ *	them in memory and writes the counters to the database every
+ *	flush_interval_ms. -s prints the collector counters stored in the
+ *	database and exits; -C prints a sample configuration file.
+ *
+ *	Signals: TERM/INT read what is queued on the socket, flush, exit 0;
+ *	USR1 logs the counters since start; HUP is logged and ignored
+ *	(nothing is cached that a reload would change; restart to apply
+ *	configuration changes).
+ * DIAGNOSTICS
+ *	Exit 0 on a clean stop, 1 when counts could not be written, 2 on a
+ *	configuration error.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "flusher.h"
+#include "log.h"
+#include "receiver.h"
+#include "sockopen.h"
+#include "store.h"
+
+#define SHUTDOWN_GIVE_UP_MS 10000
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tlsrpt-collectd [-fdnV] [-c file] [-o key=value]"
+	    " [-s] [-C]\n"
+	    "  -f foreground, log to stderr   -d debug logging\n"
+	    "  -n print effective config      -V version\n"
+	    "  -s print stored collector counters   -C print sample config\n");
+	exit(2);
+}
+
+static int
+print_stats(void)
+{
+	const char *path = conf_str("database");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_busy_timeout(db, (int)conf_int("db_busy_timeout_ms"));
+	if (sqlite3_prepare_v2(db, "SELECT day, name, value FROM collector_stat"
+	    " ORDER BY day, name", -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	printf("%-10s %-28s %s\n", "day", "counter", "value");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		printf("%-10s %-28s %lld\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc == SQLITE_DONE ? 0 : 1;
+}
+
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (*user == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("collector_user: no user '%s'", user);
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		fatal("cannot switch to user %s", user);
+	if (setuid(0) == 0)
+		fatalx("still able to regain root after switching to %s", user);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+block_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	/* Blocked before threads start, so only the signalfd sees them. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("pthread_sigmask failed");
+	if ((fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		fatal("signalfd");
+	return fd;
+}
+
+/* Returns 1 when a stop was asked for. */
+static int
+handle_signals(int sigfd, struct receiver *r)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			stop = 1;
+			break;
+		case SIGUSR1:
+			receiver_log_stats(r);
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: nothing to reload; restart to apply "
+			    "configuration changes");
+			break;
+		}
+	}
+	return stop;
+}
+
+static int
+run(int fd, struct flusher *f, int sigfd, uint64_t seed)
+{
+	struct receiver *r = receiver_new(fd, (size_t)conf_int("collector_max_datagram_bytes"));
+	struct tally *cur = tally_new((size_t)conf_int("collector_max_keys"),
+	    4 * (size_t)conf_int("collector_max_datagram_bytes"), seed);
+	long long interval = conf_int("flush_interval_ms");
+	long long next_flush = now_ms() + interval;
+	int stop = 0, rc;
+
+	for (;;) {
+		int n = receiver_batch(r, &cur, f);
+		long long now = now_ms();
+
+		if (now >= next_flush) {
+			if (!tally_is_empty(cur))
+				(void)flusher_handoff(f, &cur);
+			next_flush = now + interval;
+		}
+		if (n > 0)
+			continue;
+		if (stop)
+			break;	/* socket drained */
+		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		int timeout = (int)(next_flush - now);
+		if (poll(pfd, 2, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		if (pfd[1].revents & POLLIN)
+			stop = handle_signals(sigfd, r);
+	}
+	receiver_log_stats(r);
+	receiver_free(r);
+	rc = flusher_stop(f, cur, SHUTDOWN_GIVE_UP_MS);
+	if (rc != 0)
+		log_warnx("stopped with counts that could not be written");
+	else
+		log_info("stopped; all counts written");
+	return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct sockopen_opts so;
+	struct flusher *f;
+	sqlite3 *db;
+	char err[512];
+	uint64_t seed = 0;
+	int ch, want_stats = 0, fd, lock_fd, sigfd, rc;
+
+	cli_init(&cli, "tlsrpt-collectd", argc);
+	while ((ch = getopt(argc, argv, CLI_COMMON_OPTS "sCh")) != -1) {
+		if (cli_option(&cli, ch, optarg))
+			continue;
+		switch (ch) {
+		case 's': want_stats = 1; break;
+		case 'C': conf_print_sample(stdout); return 0;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	cli_finish(&cli);
+	if (want_stats)
+		return print_stats();
+
+	log_init("tlsrpt-collectd", cli.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG);
+	so.path = conf_str("collector_socket");
+	so.mode = (mode_t)conf_int("collector_socket_mode");
+	so.owner = conf_str("collector_socket_owner");
+	so.group = conf_str("collector_socket_group");
+	so.rcvbuf_bytes = (int)conf_int("collector_rcvbuf_bytes");
+	if ((fd = sockopen_bind(&so, &lock_fd, err, sizeof(err))) < 0) {
+		fprintf(stderr, "tlsrpt-collectd: %s\n", err);
+		return 1;
+	}
+	drop_privileges(conf_str("collector_user"));
+	/* Open (and migrate) once here so errors reach the terminal. */
+	if (store_open(conf_str("database"), "outbound",
+	    (long)conf_int("db_busy_timeout_ms"), &db, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tlsrpt-collectd: %s\n", err);
+		sockopen_unlink(so.path, lock_fd);
+		return 1;
+	}
+	store_close(db);
+	/* Before any thread exists: fork keeps only the calling thread. */
+	if (!cli.foreground && daemon(0, 0) != 0)
+		fatal("daemon");
+	sigfd = block_signals();
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	f = flusher_start(conf_str("database"), (long)conf_int("db_busy_timeout_ms"),
+	    (long)conf_int("flush_interval_ms"), (size_t)conf_int("collector_max_keys"),
+	    4 * (size_t)conf_int("collector_max_datagram_bytes"), seed,
+	    err, sizeof(err));
+	if (f == NULL) {
+		log_warnx("%s", err);
+		sockopen_unlink(so.path, lock_fd);
+		return 1;
+	}
+	log_info("listening on %s, database %s, flush every %lld ms", so.path,
+	    conf_str("database"), conf_int("flush_interval_ms"));
+	rc = run(fd, f, sigfd, seed);
+	sockopen_unlink(so.path, lock_fd);
+	cli_free(&cli);
+	return rc;
+}
