@@ -17,7 +17,7 @@ CC         ?= cc
 # missing ones.
 DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
-	check libsubunit-dev
+	check libsubunit-dev faketime
 
 PKGS       = sqlite3
 TEST_PKGS  = check
@@ -47,7 +47,7 @@ COLLECTD_SRCS = collector/collectd.c collector/receiver.c collector/flusher.c \
 TLSRPTLOG_SRCS = collector/tlsrpt-log.c
 
 PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log
-TOOLS = $(BUILD)/bin/tlsrpt-loadgen
+TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
 
@@ -88,6 +88,10 @@ $(BUILD)/bin/tlsrpt-loadgen: $(BUILD)/tests/bench/loadgen.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/tests/dgram-send: $(BUILD)/tests/tools/dgram-send.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS)
@@ -103,7 +107,7 @@ check-unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
 
 check-integration: all
-	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/run-integration.sh
+	@BIN=$(CURDIR)/$(BUILD)/bin TOOLS=$(CURDIR)/$(BUILD)/tests sh tests/run-integration.sh
 
 check-asan: deps
 	$(MAKE) BUILD=build/asan SAN=1 OPT='-O1 -g' check

@@ -96,6 +96,21 @@ drop_privileges(const char *user)
 		fatalx("still able to regain root after switching to %s", user);
 }
 
+/* Datagrams the kernel queues on a unix socket: max_dgram_qlen + 1. */
+static long
+unix_queue_limit(void)
+{
+	FILE *fp = fopen("/proc/sys/net/unix/max_dgram_qlen", "r");
+	long qlen = -1;
+
+	if (fp == NULL)
+		return 0;
+	if (fscanf(fp, "%ld", &qlen) != 1)
+		qlen = -1;
+	fclose(fp);
+	return qlen >= 0 ? qlen + 1 : 0;
+}
+
 static long long
 now_ms(void)
 {
@@ -153,7 +168,8 @@ handle_signals(int sigfd, struct receiver *r)
 static int
 run(int fd, struct flusher *f, int sigfd, uint64_t seed)
 {
-	struct receiver *r = receiver_new(fd, (size_t)conf_int("collector_max_datagram_bytes"));
+	struct receiver *r = receiver_new(fd,
+	    (size_t)conf_int("collector_max_datagram_bytes"), unix_queue_limit());
 	struct tally *cur = tally_new((size_t)conf_int("collector_max_keys"),
 	    4 * (size_t)conf_int("collector_max_datagram_bytes"), seed);
 	long long interval = conf_int("flush_interval_ms");

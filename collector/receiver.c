@@ -25,6 +25,7 @@
 struct receiver {
 	int fd;
 	size_t max_datagram;
+	long queue_limit;	/* datagrams the kernel queues, or 0 */
 	struct ev_parser *parser;
 	char *bufs;
 	struct mmsghdr msgs[RECEIVER_BATCH];
@@ -45,13 +46,15 @@ struct receiver {
 	(t)->stats[i] += (n); (r)->lifetime[i] += (n); } while (0)
 
 struct receiver *
-receiver_new(int fd, size_t max_datagram_bytes)
+receiver_new(int fd, size_t max_datagram_bytes, long queue_limit)
 {
 	struct receiver *r = xcalloc(1, sizeof(*r));
 	struct ratelimit rl = RATELIMIT_INIT(5, 60);
 
 	r->fd = fd;
 	r->max_datagram = max_datagram_bytes;
+	r->queue_limit = queue_limit > 0 && queue_limit < RECEIVER_BATCH ?
+	    queue_limit : 0;
 	r->parser = ev_parser_new(max_datagram_bytes);
 	r->bufs = xmalloc(RECEIVER_BATCH * (max_datagram_bytes + 1));
 	for (int i = 0; i < EV_ERR__COUNT; i++)
@@ -233,6 +236,8 @@ receiver_batch(struct receiver *r, struct tally **cur, struct flusher *f)
 		return -1;
 	}
 	update_day(r);
+	if (r->queue_limit > 0 && n >= r->queue_limit)
+		STAT_ADD(r, *cur, STAT_QUEUE_FULL, 1);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *m = &r->msgs[i].msg_hdr;
 		const char *data = r->iov[i].iov_base;

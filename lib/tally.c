@@ -49,6 +49,7 @@ static const char *const stat_names[STAT__COUNT] = {
 	[STAT_UNKNOWN_RESULT_CODE] = "unknown_result_code",
 	[STAT_T_MISMATCH] = "t_mismatch",
 	[STAT_DROPPED_TABLE_FULL] = "dropped_table_full",
+	[STAT_QUEUE_FULL] = "batches_at_queue_limit",
 	[STAT_FLUSHED_KEYS] = "flushed_keys",
 	[STAT_FLUSH_ERRORS] = "flush_errors",
 };

@@ -46,6 +46,7 @@ enum tally_stat {
 	STAT_UNKNOWN_RESULT_CODE,
 	STAT_T_MISMATCH,
 	STAT_DROPPED_TABLE_FULL,
+	STAT_QUEUE_FULL,	/* batches as large as the kernel queue: it was (nearly) full */
 	STAT_FLUSHED_KEYS,
 	STAT_FLUSH_ERRORS,
 	STAT__COUNT
