@@ -5,7 +5,11 @@
 
 : "${BIN:?BIN must name the directory of the built programs}"
 : "${TOOLS:=$BIN/../tests}"
-: "${FIXTURES_DIR:=../shared/fixtures/datagrams}"
+: "${FIXTURES_DIR:=tests/data/datagrams}"
+
+# Never read the host's /etc/tlsrptd/tlsrptd.conf in tests.
+TLSRPTD_CONF=/dev/null
+export TLSRPTD_CONF
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tlsrptd-test.XXXXXX")
 PIDS=""
