@@ -19,7 +19,7 @@ DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
 	check libsubunit-dev faketime
 
-PKGS       = sqlite3
+PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -38,15 +38,17 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 LIB_SRCS = lib/log.c lib/mem.c lib/buf.c lib/conf.c lib/conf_table.c lib/cli.c \
-	lib/event.c lib/event_enc.c lib/tally.c lib/store.c lib/day.c
+	lib/event.c lib/event_enc.c lib/tally.c lib/store.c lib/day.c \
+	lib/gz.c lib/report.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 LIBA     = $(BUILD)/libtlsrptd.a
 
 COLLECTD_SRCS = collector/collectd.c collector/receiver.c collector/flusher.c \
 	collector/sockopen.c
 TLSRPTLOG_SRCS = collector/tlsrpt-log.c
+AGGREGATE_SRCS = aggregator/aggregate.c aggregator/dayreports.c aggregator/reportstore.c
 
-PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log
+PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log $(BUILD)/bin/tlsrpt-aggregate
 TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
@@ -81,6 +83,10 @@ $(BUILD)/bin/tlsrpt-collectd: $(COLLECTD_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/bin/tlsrpt-log: $(TLSRPTLOG_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bin/tlsrpt-aggregate: $(AGGREGATE_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -123,12 +129,12 @@ run: deps all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/tlsrptd
-	install -m 0755 $(BUILD)/bin/tlsrpt-collectd $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-aggregate $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/bin/tlsrpt-log $(DESTDIR)$(BINDIR)/
 	install -m 0644 contrib/tlsrptd.conf.sample $(DESTDIR)$(SYSCONFDIR)/tlsrptd/
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/tlsrpt-collectd $(DESTDIR)$(BINDIR)/tlsrpt-log
+	rm -f $(DESTDIR)$(SBINDIR)/tlsrpt-collectd $(DESTDIR)$(SBINDIR)/tlsrpt-aggregate $(DESTDIR)$(BINDIR)/tlsrpt-log
 	rm -f $(DESTDIR)$(SYSCONFDIR)/tlsrptd/tlsrptd.conf.sample
 
 clean:
