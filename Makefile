@@ -17,7 +17,7 @@ CC         ?= cc
 # missing ones.
 DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
-	check libsubunit-dev faketime
+	check libsubunit-dev faketime python3 python3-jsonschema
 
 PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check
