@@ -89,6 +89,11 @@ conf_validate(const struct conf_key *k, const char *v, long long *num,
 		    CONF_MAX_VALUE);
 		return -1;
 	}
+	for (const char *p = v; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7F) {
+			errf(err, errlen, "%s: control character in value", k->name);
+			return -1;
+		}
 	switch (k->type) {
 	case CONF_STR:
 		return 0;
@@ -152,6 +157,21 @@ conf_defaults(void)
 		if (conf_set_kv(conf_keys[i].name, conf_keys[i].def, err,
 		    sizeof(err)) != 0)
 			fatalx("built-in default: %s", err);
+}
+
+/* '#' starts a comment unless it is inside double quotes. */
+static char *
+comment_start(char *line)
+{
+	int quoted = 0;
+
+	for (char *p = line; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '#' && !quoted)
+			return p;
+	}
+	return NULL;
 }
 
 static char *
@@ -222,7 +242,7 @@ conf_load_file(const char *path, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		if ((p = strchr(line, '#')) != NULL)
+		if ((p = comment_start(line)) != NULL)
 			*p = '\0';
 		p = trim(line);
 		if (*p == '\0')
@@ -283,7 +303,8 @@ conf_bool(const char *key)
 static void
 print_value(FILE *fp, const struct conf_key *k, const char *v)
 {
-	if (k->type == CONF_STR && (*v == '\0' || strpbrk(v, "# \t") != NULL))
+	if (k->type == CONF_STR && (*v == '\0' || *v == '"' ||
+	    strpbrk(v, "# \t") != NULL))
 		fprintf(fp, "%s = \"%s\"\n", k->name, v);
 	else
 		fprintf(fp, "%s = %s\n", k->name, v);

@@ -52,6 +52,11 @@ day_format(time_t t, char out[DAY_LEN])
 
 	if ((long long)t % 86400 < 0)
 		days--;
+	/* 0000-01-01 .. 9999-12-31; outside, the year would not fit an int. */
+	if (days < -719528 || days > 2932896) {
+		memcpy(out, "0000-00-00", DAY_LEN);
+		return;
+	}
 	civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999) {
 		memcpy(out, "0000-00-00", DAY_LEN);

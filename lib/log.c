@@ -135,7 +135,9 @@ fatalx(const char *fmt, ...)
 int
 ratelimit_allow(struct ratelimit *rl, time_t now)
 {
-	if (now - rl->window_start >= (time_t)rl->window_s) {
+	/* A clock stepped backwards starts a new window too. */
+	if (now < rl->window_start ||
+	    now - rl->window_start >= (time_t)rl->window_s) {
 		if (rl->suppressed > 0)
 			log_warnx("%lu similar messages suppressed in the last %u s",
 			    rl->suppressed, rl->window_s);

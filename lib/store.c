@@ -114,6 +114,10 @@ store_open(const char *path, const char *set, long busy_timeout_ms,
 	char inner[512];
 
 	*out = NULL;
+	if (store_schema_version(set) == 0) {
+		errf(err, errlen, "internal error: no schema set '%s'", set);
+		return -1;
+	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		errf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");

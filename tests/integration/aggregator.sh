@@ -6,6 +6,7 @@
 # checked for idempotence, --force, gzip bytes, caps, retention and
 # counts in = counts out over random counters.
 # UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+# shellcheck source=tests/integration/common.sh
 . tests/integration/common.sh
 
 PY=/usr/bin/python3

@@ -4,6 +4,7 @@
 # catalogue of bad datagrams between them, and checks every count and
 # counter in SQLite after SIGTERM; then socket takeover rules, signals,
 # the UTC day and the day boundary (under faketime).
+# shellcheck source=tests/integration/common.sh
 . tests/integration/common.sh
 
 send() {

@@ -2,6 +2,7 @@
 # Every test gets a private temp directory, removed on exit together with
 # any daemon it started; nothing listens outside that directory.
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # COLLECTOR_STATUS, DB... are read by the sourcing test
 
 : "${BIN:?BIN must name the directory of the built programs}"
 : "${TOOLS:=$BIN/../tests}"

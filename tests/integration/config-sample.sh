@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shipped sample config must be exactly what the config table prints
 # (so docs cannot drift from the code) and must load cleanly.
+# shellcheck source=tests/integration/common.sh
 . tests/integration/common.sh
 "$BIN/tlsrpt-collectd" -C >"$T/sample" || fail "-C failed"
 cmp -s "$T/sample" contrib/tlsrptd.conf.sample ||
