@@ -17,7 +17,7 @@ CC         ?= cc
 # missing ones.
 DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
-	check libsubunit-dev faketime python3 python3-jsonschema
+	check libsubunit-dev faketime python3 python3-jsonschema time
 
 PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check
@@ -123,6 +123,7 @@ lint:
 
 bench: all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/collector.sh
+	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/aggregator.sh
 
 run: deps all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh contrib/run-local.sh
