@@ -269,7 +269,11 @@ flusher_main(void *arg)
 			f->lost = 1;
 		f->failing = 0;
 		f->work = NULL;
-		f->spare = t;
+		/* At stop the last tally arrives while the spare is still here. */
+		if (f->spare != NULL)
+			tally_free(t);
+		else
+			f->spare = t;
 		pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);

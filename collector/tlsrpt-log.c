@@ -178,7 +178,10 @@ print_options(FILE *fp)
 		fprintf(fp, "    --%s%s%s\n\t", d->name, d->arg ? " " : "",
 		    d->arg ? d->arg : "");
 		for (const char *p = d->doc; *p; p++)
-			fputs(*p == '\n' ? "\n\t" : (char[2]){ *p, '\0' }, fp);
+			if (*p == '\n')
+				fputs("\n\t", fp);
+			else
+				fputc(*p, fp);
 		fputc('\n', fp);
 	}
 }
@@ -199,8 +202,8 @@ help(void)
 	    "    failure details; any other result carries exactly one failure entry.\n\n"
 	    "OPTIONS\n");
 	print_options(stdout);
-	printf("    -c FILE\n\tConfiguration file (default $TLSRPTD_CONF, else "
-	    TLSRPTD_SYSCONFDIR "/tlsrptd/tlsrptd.conf if it exists).\n"
+	printf("    -c FILE\n\tConfiguration file. Default: $TLSRPTD_CONF, else\n\t"
+	    TLSRPTD_SYSCONFDIR "/tlsrptd/tlsrptd.conf if it exists.\n"
 	    "    -o key=value\n\tOverride a configuration key; repeatable.\n"
 	    "    -n\n\tPrint the effective configuration and exit.\n"
 	    "    -V\n\tPrint the version and exit.\n"
@@ -470,16 +473,17 @@ explain_send_error(int errnum, const char *path, size_t len, int wait,
 {
 	switch (errnum) {
 	case ENOENT:
-		return errf(err, errlen, "collector not running? no socket at %s",
-		    path);
+		return errf(err, errlen, "collector not running? no socket at %s "
+		    "(%s)", path, strerror(errnum));
 	case ECONNREFUSED:
 		return errf(err, errlen, "%s: stale socket, no collector is "
 		    "reading it (%s)", path, strerror(errnum));
 	case EAGAIN:
 		if (wait)
-			return errf(err, errlen, "%s: collector busy (queue full "
-			    "for %d s)", path, WAIT_TIMEOUT_S);
-		return errf(err, errlen, "%s: collector busy (queue full)", path);
+			return errf(err, errlen, "%s: collector busy (queue still "
+			    "full after %d s)", path, WAIT_TIMEOUT_S);
+		return errf(err, errlen, "%s: collector busy (queue full; %s)",
+		    path, strerror(errnum));
 	case EMSGSIZE:
 		return errf(err, errlen, "%s: datagram of %zu bytes is too large "
 		    "for the socket (%s)", path, len, strerror(errnum));
@@ -487,6 +491,7 @@ explain_send_error(int errnum, const char *path, size_t len, int wait,
 	return errf(err, errlen, "cannot send to %s: %s", path, strerror(errnum));
 }
 
+/* path must have passed check_socket_path(). */
 static int
 send_datagram(const char *path, const struct buf *b, int wait,
     char *err, size_t errlen)
@@ -496,8 +501,6 @@ send_datagram(const char *path, const struct buf *b, int wait,
 	int fd, saved, flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
 	ssize_t n;
 
-	if (check_socket_path("collector_socket", path, err, errlen) != 0)
-		return -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
@@ -608,12 +611,13 @@ emit(const struct request *rq, const struct event *ev, char *err, size_t errlen)
 			errf(err, errlen, "stdout: %s", strerror(errno));
 			rc = 1;
 		}
+	} else if (check_socket_path("collector_socket", path, err, errlen) != 0) {
+		rc = EXIT_USAGE;
 	} else {
 		log_debug("sending %zu bytes to %s: %s", b.len, path, b.data);
 		if (send_datagram(path, &b, rq->value[O_WAIT] != NULL, err,
 		    errlen) != 0)
-			rc = check_socket_path("collector_socket", path, NULL, 0) ?
-			    EXIT_USAGE : EX_TEMPFAIL;
+			rc = EX_TEMPFAIL;
 	}
 	buf_free(&b);
 	return rc;
@@ -624,7 +628,7 @@ main(int argc, char **argv)
 {
 	struct cli cli;
 	struct request rq;
-	struct event *ev;
+	struct event *ev = NULL;
 	char err[ERR_LEN];
 	int rc;
 
@@ -635,19 +639,22 @@ main(int argc, char **argv)
 	rq.mx_hosts = xcalloc((size_t)argc, sizeof(char *));
 	if ((rc = parse_args(argc, argv, &cli, &rq, err, sizeof(err))) == 1) {
 		help();
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (rc == 0)
 		cli_finish(&cli);	/* exits for -n, -V and config errors */
 	if (rc != 0 || validate(&rq, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s%s\n", err,
 		    rc != 0 ? " (" PROG " -h for help)" : "");
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	ev = xcalloc(1, sizeof(*ev));
 	build_event(&rq, ev);
 	if ((rc = emit(&rq, ev, err, sizeof(err))) != 0)
 		fprintf(stderr, PROG ": %s\n", err);
+out:
 	free(ev);
 	free(rq.strings);
 	free(rq.mx_hosts);

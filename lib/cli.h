@@ -3,7 +3,7 @@
  *	cli - the command line every tlsrptd program shares
  * SYNOPSIS
  *	struct cli cli;
- *	cli_init(&cli, "tlsrpt-collectd", argc, argv);
+ *	cli_init(&cli, "tlsrpt-collectd", argc);
  *	while ((ch = getopt(argc, argv, CLI_COMMON_OPTS "s")) != -1)
  *		if (!cli_option(&cli, ch, optarg)) switch (ch) { ... }
  *	cli_finish(&cli);	loads config, applies -o, handles -n and -V
