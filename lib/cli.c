@@ -22,7 +22,7 @@ cli_init(struct cli *cli, const char *prog, int argc)
 {
 	cli->prog = prog;
 	cli->config_file = NULL;
-	cli->overrides = xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(char *));
+	(void)argc;
 	cli->n_overrides = 0;
 	cli->foreground = 0;
 	cli->debug = 0;
@@ -39,6 +39,11 @@ cli_option(struct cli *cli, int ch, const char *arg)
 		cli->config_file = arg;
 		return 1;
 	case 'o':
+		if (cli->n_overrides == CLI_MAX_OVERRIDES) {
+			fprintf(stderr, "%s: more than %d -o options\n", cli->prog,
+			    CLI_MAX_OVERRIDES);
+			exit(2);
+		}
 		cli->overrides[cli->n_overrides++] = arg;
 		return 1;
 	case 'f':
@@ -95,6 +100,5 @@ cli_finish(struct cli *cli)
 void
 cli_free(struct cli *cli)
 {
-	free(cli->overrides);
-	cli->overrides = NULL;
+	cli->n_overrides = 0;
 }

@@ -18,6 +18,7 @@
 #define TLSRPTD_CLI_H
 
 #define CLI_COMMON_OPTS "c:o:fdnV"
+#define CLI_MAX_OVERRIDES 64
 
 #ifndef TLSRPTD_VERSION
 #define TLSRPTD_VERSION "0.1.0"
@@ -26,7 +27,7 @@
 struct cli {
 	const char *prog;
 	const char *config_file;
-	const char **overrides;
+	const char *overrides[CLI_MAX_OVERRIDES];
 	int n_overrides;
 	int foreground;
 	int debug;
