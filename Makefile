@@ -17,10 +17,12 @@ CC         ?= cc
 # missing ones.
 DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
-	check libsubunit-dev faketime python3 python3-jsonschema time
+	check libsubunit-dev faketime python3 python3-jsonschema time \
+	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev
 
 PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check
+SEND_LIBS  = $(shell pkg-config --libs libcurl 2>/dev/null) -lopendkim -lresolv
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
@@ -39,7 +41,7 @@ TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 LIB_SRCS = lib/log.c lib/mem.c lib/buf.c lib/conf.c lib/conf_table.c lib/cli.c \
 	lib/event.c lib/event_enc.c lib/tally.c lib/store.c lib/day.c \
-	lib/gz.c lib/report.c
+	lib/gz.c lib/report.c lib/txt.c lib/mail.c lib/dns.c lib/dkim.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 LIBA     = $(BUILD)/libtlsrptd.a
 
@@ -47,9 +49,11 @@ COLLECTD_SRCS = collector/collectd.c collector/receiver.c collector/flusher.c \
 	collector/sockopen.c
 TLSRPTLOG_SRCS = collector/tlsrpt-log.c
 AGGREGATE_SRCS = aggregator/aggregate.c aggregator/dayreports.c aggregator/reportstore.c
+SEND_SRCS = sender/send.c sender/plan.c sender/deliver.c sender/outbox.c
 
-PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log $(BUILD)/bin/tlsrpt-aggregate
-TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send
+PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log $(BUILD)/bin/tlsrpt-aggregate \
+	$(BUILD)/bin/tlsrpt-send
+TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send $(BUILD)/tests/txt-lookup
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
 
@@ -90,6 +94,10 @@ $(BUILD)/bin/tlsrpt-aggregate: $(AGGREGATE_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bin/tlsrpt-send: $(SEND_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SEND_LIBS)
+
 $(BUILD)/bin/tlsrpt-loadgen: $(BUILD)/tests/bench/loadgen.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -98,9 +106,13 @@ $(BUILD)/tests/dgram-send: $(BUILD)/tests/tools/dgram-send.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+$(BUILD)/tests/txt-lookup: $(BUILD)/tests/tools/txt-lookup.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lresolv
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(SEND_LIBS)
 
 # make test: what the README and CI run.
 test: deps

@@ -205,8 +205,14 @@ ok "-s prints stored counters"
 
 # --- 6. SIGUSR1 logs counters ----------------------------------------------
 : >"$LOGFILE"
+rm -f "$DB" "$DB"-*
 start_collector
 send "$FIXTURES_DIR/success.json"
+# The signal and the datagram are not ordered: wait until it is counted.
+i=0
+until [ "$(sql "SELECT SUM(successful_sessions) FROM policy_counter" 2>/dev/null)" = 1 ]; do
+	i=$((i + 1)); [ $i -gt 100 ] && fail "datagram not flushed"; sleep 0.05
+done
 kill -USR1 "$COLLECTOR_PID"
 i=0
 until grep -q "counters since start: received=1 accepted=1" "$LOGFILE"; do
