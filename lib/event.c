@@ -731,6 +731,7 @@ static int
 policy_member(struct scan *s, struct ev_policy *pol, const struct ev_str *key,
     unsigned *seen, uint32_t *entries, enum ev_error *sem)
 {
+	enum ev_error tsem = EV_OK;
 	long final = -1;
 	unsigned bit;
 	int r;
@@ -762,7 +763,12 @@ policy_member(struct scan *s, struct ev_policy *pol, const struct ev_str *key,
 	case P_MX:
 		return member_strings(s, &pol->mx_hosts, &pol->nmx_hosts, sem);
 	case P_FAIL: return member_failures(s, pol, entries, sem);
-	case P_T: return member_int(s, &pol->t, sem);
+	case P_T:
+		/* PROTOCOL.md 1.6: a wrong t is only logged, never fatal. */
+		r = member_int(s, &pol->t, &tsem);
+		if (r == 0 && tsem != EV_OK)
+			pol->t = -2;
+		return r;
 	}
 	r = member_int(s, &final, sem);
 	if (r == 0 && final != -1) {
@@ -835,7 +841,7 @@ parse_policy(struct scan *s)
 			ev->part_error = sem;
 		return 0;
 	}
-	if (pol->t >= 0 && (uint32_t)pol->t != entries)
+	if (pol->t == -2 || (pol->t >= 0 && (uint32_t)pol->t != entries))
 		ev->t_mismatches++;
 	ev->npolicies++;
 	return 0;

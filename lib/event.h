@@ -91,7 +91,7 @@ struct ev_policy {
 	const struct ev_failure *failures;
 	uint32_t nfailures;
 	int failed;		/* f: 0 success, 1 failure */
-	long t;			/* t as sent, -1 when absent */
+	long t;			/* t as sent, -1 when absent, -2 when not a count */
 };
 
 struct event {

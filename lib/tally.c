@@ -207,9 +207,10 @@ slab_alloc(struct tally *t, size_t n)
 	return c->data + c->used - n;
 }
 
-/* Finds the key in scratch[0..len); inserts it when absent. */
+/* The entry for the key in scratch[0..len), or NULL; *slot: where it goes. */
 static struct tally_entry *
-lookup(struct tally *t, size_t len, uint32_t policy, int *created)
+find(const struct tally *t, size_t len, uint32_t policy, uint64_t *hash,
+    size_t *slot)
 {
 	uint64_t h = hash_bytes(t->scratch, len, t->seed) ^ policy;
 	size_t i = (size_t)h & t->slot_mask;
@@ -218,11 +219,26 @@ lookup(struct tally *t, size_t len, uint32_t policy, int *created)
 	while (t->slots[i] != 0) {
 		e = t->entries[t->slots[i] - 1];
 		if (e->hash == h && e->keylen == len && e->policy == policy &&
-		    memcmp(e->key, t->scratch, len) == 0) {
-			*created = 0;
+		    memcmp(e->key, t->scratch, len) == 0)
 			return e;
-		}
 		i = (i + 1) & t->slot_mask;
+	}
+	*hash = h;
+	*slot = i;
+	return NULL;
+}
+
+/* Finds the key in scratch[0..len); inserts it when absent. */
+static struct tally_entry *
+lookup(struct tally *t, size_t len, uint32_t policy, int *created)
+{
+	struct tally_entry *e;
+	uint64_t h;
+	size_t i;
+
+	if ((e = find(t, len, policy, &h, &i)) != NULL) {
+		*created = 0;
+		return e;
 	}
 	e = (struct tally_entry *)slab_alloc(t, sizeof(*e) + len);
 	e->hash = h;
@@ -294,6 +310,30 @@ failure_key(unsigned char *o, const struct ev_failure *f)
 	return off;
 }
 
+/* Keys ev would add that are not in the table (at most: repeats count twice). */
+static size_t
+count_new(struct tally *t, const char *day, const struct event *ev)
+{
+	size_t n = 0, slot;
+	uint64_t h;
+
+	for (uint32_t i = 0; i < ev->npolicies; i++) {
+		const struct ev_policy *p = &ev->policies[i];
+		struct tally_entry *pe;
+
+		pe = find(t, policy_key(t->scratch, day, ev, p), NO_POLICY, &h, &slot);
+		if (pe == NULL) {
+			n += 1 + p->nfailures;
+			continue;
+		}
+		for (uint32_t j = 0; j < p->nfailures; j++)
+			if (find(t, failure_key(t->scratch, &p->failures[j]),
+			    pe->index, &h, &slot) == NULL)
+				n++;
+	}
+	return n;
+}
+
 int
 tally_add(struct tally *t, const char *day, const struct event *ev)
 {
@@ -301,7 +341,9 @@ tally_add(struct tally *t, const char *day, const struct event *ev)
 
 	for (uint32_t i = 0; i < ev->npolicies; i++)
 		need += 1 + ev->policies[i].nfailures;
-	if (t->nentries + need > t->max_keys)
+	/* The exact count only near the cap: it costs a second lookup. */
+	if (t->nentries + need > t->max_keys &&
+	    t->nentries + count_new(t, day, ev) > t->max_keys)
 		return -1;
 	for (uint32_t i = 0; i < ev->npolicies; i++) {
 		const struct ev_policy *p = &ev->policies[i];

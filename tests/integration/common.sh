@@ -82,3 +82,80 @@ stop_collector() {
 	COLLECTOR_STATUS=0
 	wait "$COLLECTOR_PID" || COLLECTOR_STATUS=$?
 }
+
+PY=/usr/bin/python3
+
+# start_sink NAME CMD...: runs CMD in the background, stdout in $T/NAME.out
+# and stderr in $T/NAME.err, and waits up to 10 s for its "listening PORT"
+# line; sets SINK_PORT and SINK_PID (killed at exit).
+start_sink() {
+	name=$1
+	shift
+	: >"$T/$name.out"
+	"$@" >"$T/$name.out" 2>"$T/$name.err" &
+	SINK_PID=$!
+	PIDS="$PIDS $SINK_PID"
+	i=0
+	while :; do
+		SINK_PORT=$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$T/$name.out")
+		[ -n "$SINK_PORT" ] && break
+		kill -0 "$SINK_PID" 2>/dev/null || fail "$name exited at start: $(cat "$T/$name.err")"
+		i=$((i + 1))
+		[ $i -gt 200 ] && fail "$name not listening after 10 s"
+		sleep 0.05
+	done
+}
+
+# jget FILE KEY...: a value from a JSON file (nested keys; list index as
+# a number). Strings print raw, anything else as JSON.
+jget() {
+	$PY -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v if isinstance(v, str) else json.dumps(v))' "$@"
+}
+
+# count DIR SUFFIX: number of saved files (not temporaries) in DIR
+count() {
+	find "$1" -maxdepth 1 -name "[0-9]*$2" | wc -l | tr -d ' '
+}
+
+# start_dns CONF [dnsmasq options...]: dnsmasq on 127.0.0.1 (and
+# DNS_LISTEN_EXTRA, e.g. --listen-address=::1) at a free high port, with
+# the records of CONF; sets DNS_PORT and DNS_PID. dnsmasq exits at once
+# when the bind fails, then the next port is tried; ready means it
+# answers a record only this run has. Queries are logged to $T/dnsmasq.log.
+start_dns() {
+	dns_conf=$1
+	shift
+	try=0
+	while [ $try -lt 20 ]; do
+		try=$((try + 1))
+		DNS_PORT=$((20000 + ($$ + try * 331) % 10000))
+		: >"$T/dnsmasq.log"
+		# shellcheck disable=SC2086 # DNS_LISTEN_EXTRA holds options
+		/usr/sbin/dnsmasq --no-daemon --no-resolv --no-hosts --conf-file="$dns_conf" \
+		    --pid-file= --bind-interfaces --listen-address=127.0.0.1 \
+		    ${DNS_LISTEN_EXTRA:-} --port="$DNS_PORT" \
+		    --log-queries --log-facility="$T/dnsmasq.log" \
+		    --txt-record="_smtp._tls.ready$$.example,ready$$" "$@" \
+		    >"$T/dnsmasq.err" 2>&1 &
+		DNS_PID=$!
+		PIDS="$PIDS $DNS_PID"
+		n=0
+		while kill -0 "$DNS_PID" 2>/dev/null; do
+			if "$TOOLS/txt-lookup" -a -s "127.0.0.1:$DNS_PORT" "_smtp._tls.ready$$.example" 2>/dev/null |
+			    grep -qx "txt: ready$$"; then
+				return 0
+			fi
+			n=$((n + 1))
+			[ $n -gt 100 ] && fail "dnsmasq not answering after 10 s"
+			sleep 0.1
+		done
+		wait "$DNS_PID" 2>/dev/null
+		grep -q "Address already in use" "$T/dnsmasq.err" ||
+		    fail "dnsmasq exited: $(cat "$T/dnsmasq.err")"
+	done
+	fail "no free port for dnsmasq after $try tries"
+}

@@ -61,42 +61,12 @@ expect_eq "generated 600-byte record" 600 "${#R600}"
 # try the next one. Ready means it answers a record only it can have.
 DNSLOG=$T/dnsmasq.log
 LOGFILE=$DNSLOG
-start_dnsmasq() {
-	try=0
-	while [ $try -lt 20 ]; do
-		try=$((try + 1))
-		PORT=$((20000 + ($$ + try * 331) % 10000))
-		listen="--listen-address=127.0.0.1"
-		[ $HAVE_IPV6 = 1 ] && listen="$listen --listen-address=::1"
-		: >"$DNSLOG"
-		# shellcheck disable=SC2086 # $listen holds one or two options
-		"$DNSMASQ" --no-daemon --no-resolv --no-hosts --conf-file="$CONF" \
-		    --pid-file= --bind-interfaces $listen --port="$PORT" \
-		    --log-queries --log-facility="$DNSLOG" \
-		    --txt-record="_smtp._tls.ready$$.example,ready$$" \
-		    --txt-record="_smtp._tls.long.example,$R600" \
-		    --txt-record="_smtp._tls.big.example,$R3000" \
-		    --txt-record="_smtp._tls.huge.example,$R5000" \
-		    >"$T/dnsmasq.err" 2>&1 &
-		DNSMASQ_PID=$!
-		PIDS="$PIDS $DNSMASQ_PID"
-		n=0
-		while kill -0 "$DNSMASQ_PID" 2>/dev/null; do
-			if "$LOOKUP" -a -s "127.0.0.1:$PORT" "_smtp._tls.ready$$.example" 2>/dev/null |
-			    grep -qx "txt: ready$$"; then
-				return 0
-			fi
-			n=$((n + 1))
-			[ $n -gt 100 ] && fail "dnsmasq not answering after 10 s"
-			sleep 0.1
-		done
-		wait "$DNSMASQ_PID" 2>/dev/null
-		grep -q "Address already in use" "$T/dnsmasq.err" ||
-		    fail "dnsmasq exited: $(cat "$T/dnsmasq.err")"
-	done
-	fail "no free port for dnsmasq after $try tries"
-}
-start_dnsmasq
+[ $HAVE_IPV6 = 1 ] && DNS_LISTEN_EXTRA=--listen-address=::1
+start_dns "$CONF" --txt-record="_smtp._tls.long.example,$R600" \
+    --txt-record="_smtp._tls.big.example,$R3000" \
+    --txt-record="_smtp._tls.huge.example,$R5000"
+PORT=$DNS_PORT
+DNSMASQ_PID=$DNS_PID
 ok "dnsmasq answering on 127.0.0.1:$PORT"
 
 # lookup NAME [server]: runs txt-lookup -a; sets OUT (all lines), LAST

@@ -8,45 +8,9 @@
 # shellcheck source=tests/integration/common.sh
 . tests/integration/common.sh
 
-PY=/usr/bin/python3
 command -v curl >/dev/null 2>&1 || fail "curl not installed (Debian package curl)"
 $PY -c 'import aiosmtpd' 2>/dev/null || fail "python3-aiosmtpd not installed"
 
-# start_sink NAME CMD...: runs CMD in the background, stdout in $T/NAME.out
-# and stderr in $T/NAME.err, and waits up to 10 s for its "listening PORT"
-# line. Sets SINK_PORT and SINK_PID; the PID is killed on exit.
-start_sink() {
-	name=$1
-	shift
-	: >"$T/$name.out"
-	"$@" >"$T/$name.out" 2>"$T/$name.err" &
-	SINK_PID=$!
-	PIDS="$PIDS $SINK_PID"
-	i=0
-	while :; do
-		SINK_PORT=$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$T/$name.out")
-		[ -n "$SINK_PORT" ] && break
-		kill -0 "$SINK_PID" 2>/dev/null || fail "$name exited at start: $(cat "$T/$name.err")"
-		i=$((i + 1))
-		[ $i -gt 200 ] && fail "$name not listening after 10 s"
-		sleep 0.05
-	done
-}
-
-# jget FILE KEY...: a value from a JSON file (nested keys; list index as
-# a number). Strings print raw, anything else as JSON.
-jget() {
-	$PY -c 'import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(v if isinstance(v, str) else json.dumps(v))' "$@"
-}
-
-# count DIR SUFFIX: number of saved files (not temporaries) in DIR
-count() {
-	find "$1" -maxdepth 1 -name "[0-9]*$2" | wc -l | tr -d ' '
-}
 
 sh tests/tools/mkcerts.sh "$T/pki" || fail "mkcerts.sh"
 PKI=$T/pki
