@@ -18,11 +18,12 @@ CC         ?= cc
 DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
 	check libsubunit-dev faketime python3 python3-jsonschema time \
-	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev
+	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev libssl-dev \
+	python3-dkim python3-dnspython
 
 PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check
-SEND_LIBS  = $(shell pkg-config --libs libcurl 2>/dev/null) -lopendkim -lresolv
+SEND_LIBS  = $(shell pkg-config --libs libcurl 2>/dev/null) -lopendkim -lcrypto -lresolv
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
@@ -53,7 +54,8 @@ SEND_SRCS = sender/send.c sender/plan.c sender/deliver.c sender/outbox.c
 
 PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log $(BUILD)/bin/tlsrpt-aggregate \
 	$(BUILD)/bin/tlsrpt-send
-TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send $(BUILD)/tests/txt-lookup
+TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send $(BUILD)/tests/txt-lookup \
+	$(BUILD)/tests/mail-compose $(BUILD)/tests/dkim-verify
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/check_*.c))
 
@@ -110,6 +112,14 @@ $(BUILD)/tests/txt-lookup: $(BUILD)/tests/tools/txt-lookup.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lresolv
 
+$(BUILD)/tests/mail-compose: $(BUILD)/tests/tools/mail-compose.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SEND_LIBS)
+
+$(BUILD)/tests/dkim-verify: $(BUILD)/tests/tools/dkim-verify.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lopendkim -lresolv
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(SEND_LIBS)
@@ -136,6 +146,7 @@ lint:
 bench: all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/collector.sh
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/aggregator.sh
+	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/sender.sh
 
 run: deps all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh contrib/run-local.sh

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
@@ -32,6 +31,7 @@
 #include "day.h"
 #include "dayreports.h"
 #include "log.h"
+#include "report.h"
 #include "reportstore.h"
 #include "store.h"
 
@@ -57,20 +57,12 @@ usage(void)
 static int
 check_identity(void)
 {
-	const char *contact = conf_str("contact_info");
-	const char *submitter = conf_str("report_submitter");
-	const char *at = strrchr(contact, '@');
+	char err[512];
 
-	if (*conf_str("organization_name") == '\0' || *submitter == '\0' ||
-	    *contact == '\0') {
-		fprintf(stderr, "tlsrpt-aggregate: organization_name, contact_info "
-		    "and report_submitter must be set\n");
-		return -1;
-	}
-	/* RFC 8460 4.4: contact-info's domain is the submitter. */
-	if (at == NULL || strcasecmp(at + 1, submitter) != 0) {
-		fprintf(stderr, "tlsrpt-aggregate: contact_info '%s' is not an "
-		    "address at report_submitter '%s'\n", contact, submitter);
+	if (report_check_identity(conf_str("organization_name"),
+	    conf_str("contact_info"), conf_str("report_submitter"), err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "tlsrpt-aggregate: %s\n", err);
 		return -1;
 	}
 	return 0;

@@ -7,11 +7,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "day.h"
 #include "mem.h"
 #include "report.h"
+
+int
+report_check_identity(const char *org, const char *contact,
+    const char *submitter, char *err, size_t errlen)
+{
+	const char *at = strrchr(contact, '@');
+
+	if (*org == '\0' || *contact == '\0' || *submitter == '\0') {
+		snprintf(err, errlen, "organization_name, contact_info and "
+		    "report_submitter must be set");
+		return -1;
+	}
+	if (at == NULL || strcasecmp(at + 1, submitter) != 0) {
+		snprintf(err, errlen, "contact_info '%s' is not an address at "
+		    "report_submitter '%s'", contact, submitter);
+		return -1;
+	}
+	return 0;
+}
 
 int
 report_date_range(const char *day, int end_inclusive, char start[21], char end[21])

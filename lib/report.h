@@ -47,6 +47,14 @@ void report_add_failure(json_t *policy, const char *result_type,
 int report_serialize(json_t *report, size_t max_bytes, struct buf *out,
     size_t *merged) __attribute__((warn_unused_result));
 
+/*
+ * Checks our identity settings: all three set, and contact-info an
+ * address at the submitter domain (RFC 8460 4.4). -1 with err set.
+ */
+int report_check_identity(const char *org, const char *contact,
+    const char *submitter, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* "2026-11-23" -> "2026-11-23T00:00:00Z" and the end of that day. */
 int report_date_range(const char *day, int end_inclusive, char start[21],
     char end[21]) __attribute__((warn_unused_result));
