@@ -129,6 +129,10 @@ count() {
 start_dns() {
 	dns_conf=$1
 	shift
+	# A token only this instance serves: an earlier dnsmasq of the same
+	# test on the same port must not pass for this one.
+	DNS_SEQ=$((${DNS_SEQ:-0} + 1))
+	token=ready$$-$DNS_SEQ
 	try=0
 	while [ $try -lt 20 ]; do
 		try=$((try + 1))
@@ -139,14 +143,14 @@ start_dns() {
 		    --pid-file= --bind-interfaces --listen-address=127.0.0.1 \
 		    ${DNS_LISTEN_EXTRA:-} --port="$DNS_PORT" \
 		    --log-queries --log-facility="$T/dnsmasq.log" \
-		    --txt-record="_smtp._tls.ready$$.example,ready$$" "$@" \
+		    --txt-record="_smtp._tls.$token.example,$token" "$@" \
 		    >"$T/dnsmasq.err" 2>&1 &
 		DNS_PID=$!
 		PIDS="$PIDS $DNS_PID"
 		n=0
 		while kill -0 "$DNS_PID" 2>/dev/null; do
-			if "$TOOLS/txt-lookup" -a -s "127.0.0.1:$DNS_PORT" "_smtp._tls.ready$$.example" 2>/dev/null |
-			    grep -qx "txt: ready$$"; then
+			if "$TOOLS/txt-lookup" -a -s "127.0.0.1:$DNS_PORT" "_smtp._tls.$token.example" 2>/dev/null |
+			    grep -qx "txt: $token"; then
 				return 0
 			fi
 			n=$((n + 1))

@@ -235,4 +235,23 @@ expect_eq "q: delivered through sendmail" "delivered|1|" "$(dstate 'tlsrpt@q.exa
 expect_eq "q: sendmail called with -i -t" "-i -t" "$(cat "$T/sendmail.args")"
 grep -q "^To: tlsrpt@q.example" "$T/sendmail.msg" || fail "q: To header missing"
 ok "q: message handed to sendmail"
+
+# --- DKIM-signed report mail, verified by libopendkim against dnsmasq --------
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/dkim.pem" 2>/dev/null ||
+	fail "openssl genpkey"
+PUB=$(openssl pkey -in "$T/dkim.pem" -pubout -outform DER | base64 | tr -d '\n')
+MAIN_DNS=$DNS_PORT
+start_dns /dev/null "--txt-record=tlsrpt._domainkey.reporter.example,v=DKIM1; k=rsa; p=$PUB"
+stage 2026-03-08 r.example "v=TLSRPTv1; rua=mailto:tlsrpt@r.example"
+snd -o "dkim_key=$T/dkim.pem" -o dkim_selector=tlsrpt -o dkim_domain=reporter.example \
+    2>"$T/send12.log" || fail "dkim run: $(cat "$T/send12.log")"
+expect_eq "r: signed mail delivered" "delivered|1|" "$(dstate 'tlsrpt@r.example')"
+eml=$(grep -l 'tlsrpt@r.example' "$T"/mail/*.envelope.json)
+eml=${eml%.envelope.json}.eml
+"$TOOLS/dkim-verify" -n "127.0.0.1:$DNS_PORT" "$eml" >"$T/dkim.out" 2>&1 ||
+	fail "r: DKIM signature does not verify: $(tr "\n" " " <"$T/dkim.out")"
+grep -q "^headers: .*tls-report-domain" "$T/dkim.out" || grep -qi "^headers: .*TLS-Report-Domain" "$T/dkim.out" ||
+	fail "r: TLS-Report-Domain not signed: $(cat "$T/dkim.out")"
+ok "r: DKIM signature verifies with libopendkim, TLS-Report-* headers signed"
+[ "$MAIN_DNS" != "$DNS_PORT" ] || fail "second dnsmasq reused the port"
 echo "sender: $TESTS_RUN checks passed"
