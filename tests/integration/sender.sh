@@ -254,4 +254,18 @@ grep -q "^headers: .*tls-report-domain" "$T/dkim.out" || grep -qi "^headers: .*T
 	fail "r: TLS-Report-Domain not signed: $(cat "$T/dkim.out")"
 ok "r: DKIM signature verifies with libopendkim, TLS-Report-* headers signed"
 [ "$MAIN_DNS" != "$DNS_PORT" ] || fail "second dnsmasq reused the port"
+
+# --- 202 accepted; first attempts spread over send_spread_s ---------------
+stage 2026-03-09 s.example "v=TLSRPTv1; rua=https://127.0.0.1:$H/accepted?d=s"
+snd 2>"$T/send13.log" || fail "202 run"
+expect_eq "s: 202 counts as delivered" "delivered|1|" "$(dstate 'accepted?d=s')"
+for d in t u v w x y z; do
+	add_counter 2026-03-10 $d.example "v=TLSRPTv1; rua=https://127.0.0.1:$H/ok?d=$d"
+done
+agg --day 2026-03-10 2>>"$T/agg.log" || fail "aggregate spread day"
+now=$(date +%s)
+snd -o send_spread_s=3600 2>"$T/send14.log" || fail "spread run"
+expect_eq "spread: nothing due yet was sent" 0 "$(grep -c '"/ok?d=[t-z]"' "$T"/https/*.meta.json | awk -F: '{s += $2} END {print s}')"
+spread=$(sql "SELECT MIN(next_attempt_at) - $now >= 0 AND MAX(next_attempt_at) - $now <= 3601 AND MAX(next_attempt_at) > MIN(next_attempt_at) FROM delivery d JOIN report r ON r.id = d.report WHERE r.day = '2026-03-10'")
+expect_eq "spread: first attempts at distinct moments within send_spread_s" 1 "$spread"
 echo "sender: $TESTS_RUN checks passed"
