@@ -238,7 +238,7 @@ int
 outbox_due(struct outbox *ob, time_t now, size_t limit, struct due **out, size_t *n)
 {
 	sqlite3_stmt *st = ob->st[S_DUE];
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = xcalloc(limit ? limit : 1, sizeof(**out));
 	*n = 0;
