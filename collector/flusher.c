@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +220,12 @@ flusher_main(void *arg)
 	struct flusher *f = arg;
 	struct timespec first_fail;
 
-	/* Lowest priority for this thread only (Linux: per-thread nice). */
+	/*
+	 * Lowest priority for this thread only (Linux: per-thread nice).
+	 * It inherits SCHED_FIFO from a real-time receiver: leave it first.
+	 */
+	struct sched_param sp = { .sched_priority = 0 };
+	(void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&f->mu);
 	for (;;) {

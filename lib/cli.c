@@ -28,6 +28,7 @@ cli_init(struct cli *cli, const char *prog, int argc)
 	cli->debug = 0;
 	cli->print_config = 0;
 	cli->print_version = 0;
+	cli->config_error_exit = 2;
 	conf_defaults();
 }
 
@@ -80,13 +81,13 @@ cli_finish(struct cli *cli)
 	if (required || access(file, F_OK) == 0) {
 		if (conf_load_file(file, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s: %s\n", cli->prog, err);
-			exit(2);
+			exit(cli->config_error_exit);
 		}
 	}
 	for (int i = 0; i < cli->n_overrides; i++) {
 		if (conf_set(cli->overrides[i], err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s: -o %s\n", cli->prog, err);
-			exit(2);
+			exit(cli->config_error_exit);
 		}
 	}
 	if (cli->debug || conf_bool("log_debug"))

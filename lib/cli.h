@@ -33,6 +33,7 @@ struct cli {
 	int debug;
 	int print_config;
 	int print_version;
+	int config_error_exit;	/* exit status for config errors, 2 */
 };
 
 void cli_init(struct cli *cli, const char *prog, int argc);

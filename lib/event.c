@@ -293,6 +293,24 @@ parse_escape(struct scan *s, char **o)
 	return fail(s, EV_ERR_SYNTAX, "bad escape");
 }
 
+/*
+ * Nonzero when one of the eight bytes in w is below 0x20, at or above
+ * 0x80, '"' or '\\' (the bytes parse_string handles one by one). The
+ * zero-byte tests (x - 0x01..) & ~x & 0x80.. have no false negatives; a
+ * borrow can flag a byte wrongly, but only a more significant one than
+ * a true hit, so on a little-endian machine the lowest flag is exact.
+ */
+static inline uint64_t
+str_special8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+	    ((b - ones) & ~b) | w) & high;
+}
+
 /* s->s at '"'. Decodes into the arena; out is NUL-terminated UTF-8. */
 static int
 parse_string(struct scan *s, struct ev_str *out)
@@ -305,9 +323,23 @@ parse_string(struct scan *s, struct ev_str *out)
 	s->s++;
 	for (;;) {
 		const unsigned char *r = s->s;
-		while (r < end && *r >= 0x20 && *r < 0x80 && *r != '"' &&
-		    *r != '\\')
-			r++;
+		uint64_t w, m = 0;
+
+		/* Eight bytes at a time up to the first one to look at. */
+		while (end - r >= 8) {
+			memcpy(&w, r, 8);
+			if ((m = str_special8(w)) != 0)
+				break;
+			r += 8;
+		}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (m != 0)
+			r += (unsigned)__builtin_ctzll(m) / 8;
+		else
+#endif
+			while (r < end && *r >= 0x20 && *r < 0x80 &&
+			    *r != '"' && *r != '\\')
+				r++;
 		memcpy(o, s->s, (size_t)(r - s->s));
 		o += r - s->s;
 		s->s = r;
@@ -546,10 +578,13 @@ arr_next(struct scan *s, int *first)
 	return 1;
 }
 
-static int
+/* Inlined with a constant name: a length test and a short memcmp. */
+static inline int
 key_is(const struct ev_str *k, const char *name)
 {
-	return strcmp(k->p, name) == 0;
+	size_t n = strlen(name);
+
+	return k->len == n && memcmp(k->p, name, n) == 0;
 }
 
 static void

@@ -44,7 +44,7 @@ fi
 # 2. Shell scripts.
 if command -v shellcheck >/dev/null 2>&1; then
 	scripts=""
-	for f in tests/*.sh tests/*/*.sh contrib/*.sh .ci/run; do
+	for f in tests/*.sh tests/*/*.sh contrib/*.sh contrib/*/*.sh .ci/run; do
 		[ -f "$f" ] && scripts="$scripts $f"
 	done
 	# shellcheck disable=SC2086 # word splitting wanted; no blanks in names

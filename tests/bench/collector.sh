@@ -34,6 +34,7 @@
 #	BENCH_C_DOMAINS		report domains for (c), default 60000
 #	BENCH_C_MAX_MIB		memory target of (c), default 64
 #	BENCH_FLUSH_MS		flush_interval_ms for (a) and (b), default 1000
+#	BENCH_COLLECTOR_ARGS	more collector arguments, e.g. "-o collector_realtime=yes"
 # EXIT STATUS
 #	0 when every target passed, 1 when one failed, 2 on a setup error.
 # shellcheck shell=sh
@@ -131,6 +132,8 @@ start_collector() {
 	SOCK=$T/$phase.sock
 	DB=$T/$phase.db
 	LOG=$T/$phase.log
+	# shellcheck disable=SC2086 # BENCH_COLLECTOR_ARGS is a word list
+	set -- "$@" ${BENCH_COLLECTOR_ARGS:-}
 	if [ -n "${NS_QLEN:-}" ]; then
 		# A private network namespace has its own max_dgram_qlen;
 		# unshare and sh exec, so $! is the collector.
@@ -175,11 +178,21 @@ stop_collector() {
 	wait "$CPID"
 	CSTATUS=$?
 	CPID=""
+	grep -E "warning|error" "$LOG" | head -n 3 | sed 's/^[^ ]* /  collector log: /'
 	[ "$CSTATUS" = 0 ] || { echo "  collector exit status $CSTATUS; its log:"; tail -n 20 "$LOG"; }
 }
 
 sql() {
 	sqlite3 -batch -noheader "$DB" "$1"
+}
+
+# loadgen_ran ERRFILE: stops the bench when the load generator printed
+# no result line (its errors are in ERRFILE).
+loadgen_ran() {
+	case "$OUT" in
+	*sent=*) ;;
+	*) cat "$1" >&2; die "tlsrpt-loadgen failed" ;;
+	esac
 }
 
 stat_sum() {
@@ -248,6 +261,7 @@ for procs in $BENCH_A_PROCS; do
 	c1=$(proc_cpu "$CPID")
 	b1=$(sys_busy)
 	stop_collector
+	loadgen_ran "$T/a$procs.err"
 	read_db
 	echo "  loadgen: $OUT"
 	[ $rc = 0 ] || { cat "$T/a$procs.err"; A_OK=0; }
@@ -287,6 +301,7 @@ rc=$?
 c1=$(proc_cpu "$CPID")
 b1=$(sys_busy)
 stop_collector
+loadgen_ran "$T/b.err"
 read_db
 echo "  loadgen: $OUT"
 grep -E "pacing|losses per second" "$T/b.err" | sed 's/^tlsrpt-loadgen: /  loadgen: /'
@@ -324,6 +339,7 @@ if [ -n "${BENCH_B_QLEN:-}" ]; then
 	c1=$(proc_cpu "$CPID")
 	b1=$(sys_busy)
 	stop_collector
+	loadgen_ran "$T/b2.err"
 	read_db
 	echo "  loadgen: $OUT"
 	grep -E "pacing|losses per second" "$T/b2.err" | sed 's/^tlsrpt-loadgen: /  loadgen: /'
@@ -346,6 +362,7 @@ RSS_KIB=$(status_kib "$CPID" VmRSS)
 HWM_KIB=$(status_kib "$CPID" VmHWM)
 held=$(($(date +%s) - t0))
 stop_collector
+loadgen_ran "$T/c.err"
 read_db
 echo "  loadgen: $OUT"
 C_OK=1

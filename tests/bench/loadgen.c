@@ -12,9 +12,9 @@
  *	    Domains are 55% MTA-STS (enforce or testing), 30% no policy
  *	    found (half of them without policy-domain, as Postfix 3.10
  *	    sends it) and 15% DANE (policy-domain is the MX host, so a
- *	    domain has one key per MX used). About 1% carry two policies
- *	    (STS and TLSA), 0.5% spell the domain in mixed case with a
- *	    trailing dot (the collector normalises it).
+ *	    domain has one key per MX used). About 0.4% carry two
+ *	    policies (STS and TLSA), 0.5% spell the domain in mixed case
+ *	    with a trailing dot (the collector normalises it).
  *	  failures: one per "failure slot"; a slot fixes the domain and
  *	    every failure-details field, so each slot is one distinct key.
  *	    The codes follow the policy type (STS 201-205 and 301-303,
@@ -33,7 +33,10 @@
  *
  *	-p forks that many sender processes, each with its own connected
  *	socket and an equal share of -n. Each decides success or failure
- *	from a shuffled pattern of 100 with exactly -f failures.
+ *	from a shuffled pattern of 100 with exactly -f failures. (Postfix
+ *	opens a socket per datagram; one connected socket per process
+ *	keeps the sender's own cost low, and its send buffer is raised
+ *	where allowed so that only the collector's queue limits it.)
  *
  *	Sending: by default like libtlsrpt, with MSG_DONTWAIT, and a send
  *	that fails is lost (EAGAIN counted separately). -b blocks until
@@ -429,7 +432,13 @@ static const long sts_codes[] = { 201, 202, 203, 204, 205, 301, 302, 303 };
 static const long tlsa_codes[] = { 201, 205, 304, 305, 306 };
 static const long none_codes[] = { 201, 205 };
 
-/* The failure for slot u: a function of u alone, and one-to-one. */
+/*
+ * The failure for slot u, a function of u alone: slot u is domain
+ * u % domains, and u / domains is encoded in the receiving IP, so
+ * slots are distinct keys, except where a code leaves that field out
+ * (301, 302, 305): those slots can coincide. The keys are counted, not
+ * assumed.
+ */
 static void
 build_failure(struct draft *d, uint64_t u)
 {
@@ -765,7 +774,7 @@ pool_add(struct pool *p, struct event *ev, struct ev_parser *parser)
 		const struct ev_policy *pol = &ev->policies[i];
 		uint64_t pk = policy_key(ev, pol);
 
-		t->nfailed += pol->failed ? 1 : 0;
+		t->nfailed = (uint8_t)(t->nfailed + (pol->failed ? 1 : 0));
 		t->keys[t->nkeys++] = pk;
 		for (uint32_t j = 0; j < pol->nfailures && t->nkeys < 4; j++)
 			t->keys[t->nkeys++] = failure_key(pk, &pol->failures[j]);
@@ -940,23 +949,23 @@ sender(const struct plan *pl, unsigned id, uint64_t count, struct result *res)
 			}
 		}
 		for (; i < end; i++) {
+			const struct pool *from;
 			const struct tmpl *t;
-			int fail = pl->pattern[pat];
 			uint8_t *flag;
 
-			pat = pat + 1 == PATTERN ? 0 : pat + 1;
-			if ((fail && bad->n) || ok->n == 0) {
+			if (pl->pattern[pat] && bad->n > 0) {
+				from = bad;
 				t = &bad->t[fi];
 				flag = &pl->bad_sent[(size_t)id * bad->n + fi];
 				fi = fi + 1 == bad->n ? 0 : fi + 1;
 			} else {
+				from = ok;
 				t = &ok->t[si];
 				flag = &pl->ok_sent[(size_t)id * ok->n + si];
 				si = si + 1 == ok->n ? 0 : si + 1;
 			}
-			if (send_one(fd, (fail && bad->n) || ok->n == 0 ?
-			    bad->data.data + t->off : ok->data.data + t->off,
-			    t->len, res) == 0) {
+			pat = pat + 1 == PATTERN ? 0 : pat + 1;
+			if (send_one(fd, from->data.data + t->off, t->len, res) == 0) {
 				res->sent++;
 				res->sessions += t->npolicies;
 				res->failures += t->nfailed;

@@ -2,9 +2,12 @@
 # Integration test of the report mail (lib/mail.c) and its DKIM signature
 # (lib/dkim.c): a throw-away RSA key, its public half served by a real
 # dnsmasq on loopback, and two independent verifiers asking that server:
-# libopendkim (tests/tools/dkim-verify.c) and dkimpy in its RFC 8460 mode
-# (tests/tools/dkimpy-verify.py). Also parses the mail with Python's email
-# package and gunzips the attachment back to the report.
+# our dkim_verify_mail() on libopendkim (tests/tools/dkim-verify.c) and
+# dkimpy in its RFC 8460 mode (tests/tools/dkimpy-verify.py). Also parses
+# the mail with Python's email package and gunzips the attachment back to
+# the report. Then dkim_verify_mail()'s verdicts on the real DNS path: key
+# missing (NXDOMAIN, no TXT), a server that refuses, an IPv6 server, the
+# system resolver, LF line endings.
 #
 # Needs: $TOOLS/mail-compose, dkim-verify and txt-lookup, openssl, dnsmasq
 # (Debian dnsmasq-base), /usr/bin/python3 with dkim and dns (python3-dkim,
@@ -36,8 +39,23 @@ record() {
 	echo "--txt-record=$1._domainkey.$SIGNER,v=DKIM1; k=rsa; ${2:+s=$2; }p=$PUB"
 }
 
-start_dns /dev/null "$(record tlsrpt tlsrpt)" "$(record email email)" \
-	"$(record both email:tlsrpt)" "$(record any '')"
+# reporter.example is local: a name without a record is NXDOMAIN, and
+# nodata. has an address but no TXT. Other names get REFUSED (no upstream).
+cat >"$T/dnsmasq.conf" <<'EOF'
+local=/reporter.example/
+host-record=nodata._domainkey.reporter.example,192.0.2.1
+EOF
+# ::1 is optional on CI machines; the IPv6 case needs it.
+HAVE_IPV6=0
+if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+	HAVE_IPV6=1
+	DNS_LISTEN_EXTRA=--listen-address=::1
+fi
+# multi has two TXT records, only one of them a key; dnsmasq answers
+# the one given last first.
+start_dns "$T/dnsmasq.conf" "$(record tlsrpt tlsrpt)" "$(record email email)" \
+	"$(record both email:tlsrpt)" "$(record any '')" \
+	"$(record multi tlsrpt)" "--txt-record=multi._domainkey.$SIGNER,site-verification=x"
 DNS=127.0.0.1:$DNS_PORT
 LOGFILE=$T/dnsmasq.log
 
@@ -59,7 +77,7 @@ compose() {
 	"$TOOLS/mail-compose" "$@" "$REPORT" || fail "mail-compose $*"
 }
 compose >"$T/plain.eml"
-for sel in tlsrpt email both any; do
+for sel in tlsrpt email both any missing nodata multi; do
 	compose -k "$T/key.pem" -s "$sel" -d "$SIGNER" >"$T/$sel.eml"
 done
 
@@ -119,12 +137,13 @@ expect_eq "h= covers the RFC 8460 headers, over-signs From, Subject, TLS-Report-
 	"$(sed -n 2p "$T/tags")"
 
 # --- 5. verifiers, key service types -----------------------------------
-# opendkim FILE: libopendkim's verdict; dkimpy MODE FILE: dkimpy's. The
-# output goes to $T/v; a verifier that crashed instead of judging fails
-# the test, so an expected "fail" can never be a crash.
+# opendkim FILE [SERVER]: dkim_verify_mail()'s verdict (libopendkim);
+# dkimpy MODE FILE: dkimpy's. The output goes to $T/v; a verifier that
+# crashed instead of judging fails the test, so an expected "fail" can
+# never be a crash.
 opendkim() {
 	rc=0
-	"$TOOLS/dkim-verify" -n "$DNS" "$1" >"$T/v" 2>&1 || rc=$?
+	"$TOOLS/dkim-verify" -n "${2-$DNS}" "$1" >"$T/v" 2>&1 || rc=$?
 	judged dkim-verify $rc
 }
 dkimpy() {
@@ -147,6 +166,12 @@ expect_eq "libopendkim: key without s= passes, body hash matches" "pass *|match"
 	"$(v result) $(v key-service)|$(v body-hash)"
 opendkim "$T/both.eml" || fail "libopendkim, s=email:tlsrpt: $(cat "$T/v")"
 expect_eq "libopendkim: s=email:tlsrpt passes" "pass email:tlsrpt" "$(v result) $(v key-service)"
+opendkim "$T/tlsrpt.eml" || fail "libopendkim, s=tlsrpt: $(cat "$T/v")"
+expect_eq "libopendkim: s=tlsrpt passes (RFC 8460), key may sign reports" \
+	"pass tlsrpt yes|match" "$(v result) $(v key-service) $(v key-tlsrpt)|$(v body-hash)"
+opendkim "$T/email.eml" || fail "libopendkim, s=email: $(cat "$T/v")"
+expect_eq "libopendkim: s=email passes, but the key is not a tlsrpt key" \
+	"pass email no" "$(v result) $(v key-service) $(v key-tlsrpt)"
 dkimpy strict "$T/tlsrpt.eml" || fail "dkimpy strict, s=tlsrpt: $(cat "$T/v")"
 ok "dkimpy in strict RFC 8460 mode: s=tlsrpt key passes"
 dkimpy strict "$T/email.eml" && fail "dkimpy strict passed an s=email key"
@@ -155,11 +180,9 @@ expect_eq "dkimpy strict: s=email key refused (RFC 8460 MAY ignore it)" \
 dkimpy yes "$T/any.eml" || fail "dkimpy, key without s=: $(cat "$T/v")"
 ok "dkimpy (tlsrpt, not strict): key without s= passes"
 opendkim "$T/plain.eml" && fail "libopendkim passed an unsigned mail"
-expect_eq "libopendkim: unsigned mail fails" "fail No signature" "$(v result) $(v reason)"
+expect_eq "libopendkim: unsigned mail gets none" "none no signature" "$(v result) $(v reason)"
 
-# Interop notes, not assertions: the libraries disagree about s=.
-opendkim "$T/tlsrpt.eml"
-echo "note - libopendkim on s=tlsrpt: $(v result) ($(v reason))"
+# Interop note, not an assertion: dkimpy and s=email:tlsrpt.
 dkimpy yes "$T/both.eml"
 echo "note - dkimpy on s=email:tlsrpt: $(v result) ($(v reason))"
 
@@ -204,7 +227,47 @@ opendkim "$T/received-od.eml" || fail "libopendkim, added Received: $(cat "$T/v"
 dkimpy strict "$T/received-py.eml" || fail "dkimpy, added Received: $(cat "$T/v")"
 ok "both: a Received header added in transit still passes"
 
-# --- 7. signer errors ---------------------------------------------------
+# --- 7. verdicts on the DNS path ----------------------------------------
+opendkim "$T/missing.eml" && fail "passed without a key"
+expect_eq "no key record (NXDOMAIN): fail, as the library says" \
+	"fail|no key: missing._domainkey.$SIGNER: NXDOMAIN|-|no" \
+	"$(v result)|$(v reason)|$(v key-service)|$(v key-tlsrpt)"
+opendkim "$T/nodata.eml" && fail "passed without a key"
+expect_eq "no TXT at the key name: fail" \
+	"fail|no key: nodata._domainkey.$SIGNER: no TXT record" "$(v result)|$(v reason)"
+compose -k "$T/key.pem" -s tlsrpt -d elsewhere.example >"$T/elsewhere.eml"
+opendkim "$T/elsewhere.eml" && fail "passed without an answer"
+expect_eq "server refuses the key query: temperror" \
+	"temperror|key query: tlsrpt._domainkey.elsewhere.example: REFUSED from $DNS" \
+	"$(v result)|$(v reason)"
+first=$("$TOOLS/txt-lookup" -a -s "$DNS" "multi._domainkey.$SIGNER" | sed -n 1p) || true
+expect_eq "two TXT records at multi., the first not a key" "txt: site-verification=x" "$first"
+opendkim "$T/multi.eml" || fail "two TXT records: $(cat "$T/v")"
+ok "two TXT records at the key name: the v=DKIM1 one is used, pass"
+tr -d '\r' <"$T/tlsrpt.eml" >"$T/lf.eml"
+opendkim "$T/lf.eml" || fail "LF line ends: $(cat "$T/v")"
+ok "the same mail with LF line ends (as a mail store keeps it) passes"
+if [ $HAVE_IPV6 = 1 ]; then
+	opendkim "$T/tlsrpt.eml" "[::1]:$DNS_PORT" || fail "IPv6 server: $(cat "$T/v")"
+	grep -q "query\[TXT\] tlsrpt._domainkey.$SIGNER from ::1" "$T/dnsmasq.log" ||
+		fail "no key query from ::1 in the dnsmasq log"
+	ok "key query to an IPv6 server [::1]:$DNS_PORT: pass"
+else
+	echo "# no ::1 on this machine: IPv6 server not tested"
+fi
+# The system resolver does not know reporter.example: NXDOMAIN (fail),
+# or temperror on a machine without DNS; either way a verdict.
+opendkim "$T/any.eml" '' && fail "system resolver passed a key only dnsmasq has"
+case $(v result) in
+fail | temperror) ok "-n '': system resolver asked, $(v result): $(v reason)" ;;
+*) fail "system resolver: $(cat "$T/v")" ;;
+esac
+rc=0
+"$TOOLS/dkim-verify" -n dns.example "$T/any.eml" >"$T/v" 2>&1 || rc=$?
+expect_eq "bad server string refused, exit 2" "2 dkim-verify: bad DNS server 'dns.example'" \
+	"$rc $(cut -d: -f1-2 "$T/v")"
+
+# --- 8. signer errors ---------------------------------------------------
 # sign_err NAME EXPECTED-START ARGS...: mail-compose must fail with that message.
 sign_err() {
 	name=$1

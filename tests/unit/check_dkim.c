@@ -9,16 +9,29 @@
  *	reading the public key from a file instead of DNS, against the
  *	signed message and against tampered copies. Signer errors (no key,
  *	bad key, bad names) and refused messages (missing header, bare LF,
- *	output cap) must fail with a clear message. The DNS path and a
- *	second verifier are in tests/integration/dkim.sh.
+ *	output cap) must fail with a clear message.
+ *
+ *	dkim_verify_mail() is tested through dkim_verify_mail_keys() with
+ *	an in-memory key table (fake_fetch) for the verdicts: key service
+ *	types (s=tlsrpt accepted), missing, revoked and broken keys, DNS
+ *	trouble, tampering, line endings, which of two signatures counts,
+ *	caps, and many threads at once; and through dkim_verify_mail() with
+ *	real sockets for a server that never answers (temperror within
+ *	10 s) and a bad server string. The DNS path with a real server and
+ *	a second verifier are in tests/integration/dkim.sh.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <opendkim/dkim.h>
@@ -399,7 +412,517 @@ START_TEST(test_refuses_bad_messages)
 }
 END_TEST
 
+/* --- verification: dkim_verify_mail() ----------------------------- */
+
+static char pubkey[1024];	/* base64 public key of rsa.pem, from keys.txt */
+
+/* Key records by selector; %s is the public key. */
+static const struct {
+	const char *selector;
+	enum dns_result result;
+	const char *record;
+} fake_keys[] = {
+	{ "tlsrpt", DNS_OK, "v=DKIM1; k=rsa; s=tlsrpt; p=%s" },
+	{ "email", DNS_OK, "v=DKIM1; k=rsa; s=email; p=%s" },
+	{ "both", DNS_OK, "v=DKIM1; k=rsa; s=email:tlsrpt; p=%s" },
+	{ "star", DNS_OK, "v=DKIM1; k=rsa; s=*; p=%s" },
+	{ "any", DNS_OK, "v=DKIM1; k=rsa; p=%s" },
+	{ "spaced", DNS_OK, "v=DKIM1;k=rsa;\t s = tlsrpt ;p=%s" },
+	{ "upper", DNS_OK, "v=DKIM1; k=rsa; s=TLSRPT; p=%s" },
+	{ "twice", DNS_OK, "v=DKIM1; k=rsa; s=tlsrpt:other; p=%s" },
+	{ "other", DNS_OK, "v=DKIM1; k=rsa; s=other; p=%s" },
+	{ "revoked", DNS_OK, "v=DKIM1; k=rsa; s=tlsrpt; p=" },
+	{ "garbage", DNS_OK, "this is not a key record" },
+	{ "wrongkey", DNS_OK, "v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAL+Bz5"
+	  "EDk/SnL9YLHXZ6uDMlR4MylE30PA7zrs7ZoY9DUb0ugtqbkOoSjdFNTYEp/0GRH8QBZ5Ti0ylUH"
+	  "0SIBosCAwEAAQ==" },
+	{ "long", DNS_OK, "v=DKIM1; k=rsa; s=tlsrpt; n=%3000s; p=%s" },
+	{ "missing", DNS_NODATA, NULL },
+	{ "slow", DNS_TEMPFAIL, NULL },
+};
+
+struct fake_dns {
+	int calls;
+	char last[300];
+};
+
+static enum dns_result
+fake_fetch(void *arg, const char *name, char *record, size_t recordlen, char *err,
+    size_t errlen)
+{
+	struct fake_dns *f = arg;
+	size_t n;
+
+	f->calls++;
+	snprintf(f->last, sizeof(f->last), "%s", name);
+	for (size_t i = 0; i < sizeof(fake_keys) / sizeof(fake_keys[0]); i++) {
+		n = strlen(fake_keys[i].selector);
+		if (strncmp(name, fake_keys[i].selector, n) != 0 ||
+		    strcmp(name + n, "._domainkey.reporter.example") != 0)
+			continue;
+		if (fake_keys[i].result == DNS_NODATA)
+			snprintf(err, errlen, "%s: NXDOMAIN", name);
+		else if (fake_keys[i].result == DNS_TEMPFAIL)
+			snprintf(err, errlen, "%s: no answer from fake: Connection timed out", name);
+		else if (strcmp(fake_keys[i].selector, "long") == 0)
+			snprintf(record, recordlen, fake_keys[i].record, "x", pubkey);
+		else
+			snprintf(record, recordlen, fake_keys[i].record, pubkey);
+		return fake_keys[i].result;
+	}
+	snprintf(err, errlen, "%s: NXDOMAIN", name);
+	return DNS_NODATA;
+}
+
+/* Signs the composed report with selector (and domain reporter.example). */
+static void
+signed_by(const char *selector, const char *domain, struct buf *out)
+{
+	char err[256] = "";
+	struct dkim_signer *s;
+	struct buf m;
+
+	s = dkim_signer_new(path("rsa.pem"), selector, domain ? domain : "reporter.example",
+	    err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	compose(&m);
+	sign(s, &m, out);
+	buf_free(&m);
+	dkim_signer_free(s);
+}
+
+/* Where the message starts after the DKIM-Signature field signed_by() put on top. */
+static char *
+after_signature(const struct buf *out)
+{
+	char *p = out->data;
+
+	while ((p = strstr(p, "\r\n")) != NULL && (p[2] == ' ' || p[2] == '\t'))
+		p += 2;
+	ck_assert_ptr_nonnull(p);
+	return p + 2;
+}
+
+static void
+check_verdict(const char *msg, size_t len, struct dkim_verdict *v, struct fake_dns *f)
+{
+	char err[256] = "";
+
+	memset(f, 0, sizeof(*f));
+	memset(v, 0x55, sizeof(*v));	/* every field must be set */
+	ck_assert_msg(dkim_verify_mail_keys(msg, len, fake_fetch, f, v, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_lt(strlen(v->text), sizeof(v->text));
+	ck_assert_uint_lt(strlen(v->reason), sizeof(v->reason));
+	ck_assert_uint_lt(strlen(v->key_service), sizeof(v->key_service));
+	ck_assert_uint_lt(strlen(v->signed_headers), sizeof(v->signed_headers));
+}
+
+static const struct {
+	const char *selector;
+	int result;
+	const char *text;		/* whole verdict line */
+	const char *key_service;
+	int tlsrpt;
+} by_key[] = {
+	{ "tlsrpt", DKIM_VERDICT_PASS, "pass d=reporter.example s=tlsrpt", "tlsrpt", 1 },
+	{ "email", DKIM_VERDICT_PASS, "pass d=reporter.example s=email", "email", 0 },
+	{ "both", DKIM_VERDICT_PASS, "pass d=reporter.example s=both", "email:tlsrpt", 1 },
+	{ "star", DKIM_VERDICT_PASS, "pass d=reporter.example s=star", "*", 1 },
+	{ "any", DKIM_VERDICT_PASS, "pass d=reporter.example s=any", "*", 1 },
+	{ "spaced", DKIM_VERDICT_PASS, "pass d=reporter.example s=spaced", "tlsrpt", 1 },
+	{ "upper", DKIM_VERDICT_PASS, "pass d=reporter.example s=upper", "TLSRPT", 1 },
+	{ "twice", DKIM_VERDICT_PASS, "pass d=reporter.example s=twice", "tlsrpt:other", 1 },
+	{ "other", DKIM_VERDICT_FAIL,
+	  "fail d=reporter.example s=other: key not for e-mail (s=other)", "other", 0 },
+	{ "revoked", DKIM_VERDICT_FAIL, "fail d=reporter.example s=revoked: key revoked",
+	  "tlsrpt", 1 },
+	{ "garbage", DKIM_VERDICT_FAIL, NULL, "*", 1 },
+	{ "wrongkey", DKIM_VERDICT_FAIL, NULL, "*", 1 },
+	{ "long", DKIM_VERDICT_FAIL, NULL, "", 0 },
+	{ "missing", DKIM_VERDICT_FAIL, "fail d=reporter.example s=missing: no key: "
+	  "missing._domainkey.reporter.example: NXDOMAIN", "", 0 },
+	{ "slow", DKIM_VERDICT_TEMPERROR, "temperror d=reporter.example s=slow: key query: "
+	  "slow._domainkey.reporter.example: no answer from fake: Connection timed out", "", 0 },
+};
+
+START_TEST(test_verify_key_records)
+{
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf out;
+	char name[128];
+
+	signed_by(by_key[_i].selector, NULL, &out);
+	check_verdict(out.data, out.len, &v, &f);
+	ck_assert_msg(v.result == by_key[_i].result, "%s: %s", by_key[_i].selector, v.text);
+	if (by_key[_i].text)
+		ck_assert_str_eq(v.text, by_key[_i].text);
+	else
+		ck_assert_msg(strncmp(v.text, "fail d=reporter.example s=", 26) == 0 &&
+		    strlen(v.reason) > 0, "%s", v.text);
+	ck_assert_str_eq(v.domain, "reporter.example");
+	ck_assert_str_eq(v.selector, by_key[_i].selector);
+	if (strcmp(by_key[_i].selector, "long") == 0)
+		ck_assert_msg(strncmp(v.reason, "key record too long (", 21) == 0 &&
+		    strstr(v.reason, "; libopendkim takes 1024)") != NULL, "%s", v.reason);
+	ck_assert_str_eq(v.key_service, by_key[_i].key_service);
+	ck_assert_int_eq(v.key_service_tlsrpt, by_key[_i].tlsrpt);
+	ck_assert_ptr_nonnull(strcasestr(v.signed_headers, "TLS-Report-Domain"));
+	ck_assert_ptr_null(strchr(v.signed_headers, ' '));
+	snprintf(name, sizeof(name), "%s._domainkey.reporter.example", by_key[_i].selector);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_str_eq(f.last, name);
+	if (v.result == DKIM_VERDICT_PASS) {
+		ck_assert_str_eq(v.reason, "");
+		ck_assert_int_eq(v.body_hash, DKIM_BODY_HASH_MATCH);
+	}
+	buf_free(&out);
+}
+END_TEST
+
+/* The verdict agrees with libopendkim's own file-based verifier. */
+START_TEST(test_verify_tamper)
+{
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf out, t;
+	const char *at;
+
+	signed_by("tlsrpt", NULL, &out);
+	ck_assert_ptr_nonnull(at = strstr(after_signature(&out), tamper[_i].find));
+	if (strcmp(tamper[_i].find, "--\r\n") == 0)
+		at = out.data + out.len - 4;
+	buf_init(&t, MAX_MSG);
+	ck_assert_int_eq(buf_append(&t, out.data, (size_t)(at - out.data)), 0);
+	ck_assert_int_eq(buf_puts(&t, tamper[_i].replace), 0);
+	ck_assert_int_eq(buf_puts(&t, at + strlen(tamper[_i].find)), 0);
+	check_verdict(t.data, t.len, &v, &f);
+	if (tamper[_i].pass) {
+		ck_assert_msg(v.result == DKIM_VERDICT_PASS, "%s: %s", tamper[_i].what, v.text);
+	} else {
+		ck_assert_msg(v.result == DKIM_VERDICT_FAIL, "%s: %s", tamper[_i].what, v.text);
+		ck_assert_msg(strcmp(v.text, "fail d=reporter.example s=tlsrpt: body hash mismatch")
+		    == 0 || strcmp(v.text, "fail d=reporter.example s=tlsrpt: signature "
+		    "verification failed") == 0, "%s: %s", tamper[_i].what, v.text);
+		/* A body change shows as such; after a header change it is untested. */
+		if (strncmp(tamper[_i].what, "body", 4) == 0 ||
+		    strncmp(tamper[_i].what, "appended", 8) == 0)
+			ck_assert_int_eq(v.body_hash, DKIM_BODY_HASH_MISMATCH);
+		else
+			ck_assert_int_ne(v.body_hash, DKIM_BODY_HASH_MISMATCH);
+	}
+	buf_free(&out);
+	buf_free(&t);
+}
+END_TEST
+
+START_TEST(test_verify_none)
+{
+	static const char *const unsigned_msgs[] = {
+		"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n",
+		"From: a@example.com\r\n\r\nDKIM-Signature: v=1; in the body\r\n",
+		"X-DKIM-Signature: v=1; d=example.com\r\nFrom: a@example.com\r\n\r\nx\r\n",
+		"DKIM-Signatures: v=1\r\n\r\n",
+		"From: a@example.com\r\n",	/* no body */
+		"",
+	};
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf m;
+
+	for (size_t i = 0; i < sizeof(unsigned_msgs) / sizeof(unsigned_msgs[0]); i++) {
+		check_verdict(unsigned_msgs[i], strlen(unsigned_msgs[i]), &v, &f);
+		ck_assert_msg(v.result == DKIM_VERDICT_NONE, "%zu: %s", i, v.text);
+		ck_assert_str_eq(v.text, "none");
+		ck_assert_str_eq(v.domain, "");
+		ck_assert_int_eq(v.key_service_tlsrpt, 0);
+		ck_assert_int_eq(f.calls, 0);
+	}
+	compose(&m);
+	check_verdict(m.data, m.len, &v, &f);
+	ck_assert_int_eq(v.result, DKIM_VERDICT_NONE);
+	buf_free(&m);
+	ck_assert_int_ne(DKIM_VERDICT_PASS, 0);		/* a zeroed verdict never passes */
+	ck_assert_str_eq(dkim_verdict_name(0), "none");
+}
+END_TEST
+
+/* A DKIM-Signature field libopendkim cannot use is a failure, not "none". */
+START_TEST(test_verify_malformed_signature)
+{
+	static const char *const bad[] = {
+		"DKIM-Signature: v=1; garbage\r\n",
+		"DKIM-Signature: v=1; a=rsa-sha256; d=reporter.example; s=tlsrpt; h=from; "
+		    "bh=AAAA; b=AAAA\r\n",
+		"dkim-signature :v=1\r\n",
+	};
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf m, t;
+
+	signed_by("tlsrpt", NULL, &m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_init(&t, MAX_MSG);
+		ck_assert_int_eq(buf_puts(&t, bad[i]), 0);
+		ck_assert_int_eq(buf_append(&t, m.data, m.len), 0);
+		check_verdict(t.data, t.len, &v, &f);
+		ck_assert_msg(v.result == DKIM_VERDICT_FAIL, "%zu: %s", i, v.text);
+		ck_assert_msg(strncmp(v.text, "fail", 4) == 0 && strlen(v.reason) > 0, "%s",
+		    v.text);
+		buf_free(&t);
+	}
+	buf_free(&m);
+}
+END_TEST
+
+/* Mail stores may keep LF or CR line ends: the same signature passes. */
+START_TEST(test_verify_line_endings)
+{
+	static const char *const ends[] = { "\n", "\r" };
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf out, t;
+
+	signed_by("tlsrpt", NULL, &out);
+	for (size_t e = 0; e < 2; e++) {
+		buf_init(&t, MAX_MSG);
+		for (size_t i = 0; i < out.len; i++) {
+			if (out.data[i] == '\r')
+				continue;
+			ck_assert_int_eq(out.data[i] == '\n' ? buf_puts(&t, ends[e]) :
+			    buf_putc(&t, out.data[i]), 0);
+		}
+		check_verdict(t.data, t.len, &v, &f);
+		ck_assert_msg(v.result == DKIM_VERDICT_PASS, "%s", v.text);
+		/* ...and a changed byte still fails. */
+		*strstr(t.data, "aggregate report") = 'A';
+		check_verdict(t.data, t.len, &v, &f);
+		ck_assert_str_eq(v.text, "fail d=reporter.example s=tlsrpt: body hash mismatch");
+		buf_free(&t);
+	}
+	buf_free(&out);
+}
+END_TEST
+
+/* Only the topmost signature (the one added last) counts. */
+START_TEST(test_verify_first_signature)
+{
+	static const char *const order[][2] = {
+		{ "missing", "tlsrpt" },	/* inner, outer */
+		{ "tlsrpt", "missing" },
+	};
+	char err[256] = "";
+	struct dkim_signer *outer;
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf inner, both;
+
+	signed_by(order[_i][0], NULL, &inner);
+	outer = dkim_signer_new(path("rsa.pem"), order[_i][1], "reporter.example", err,
+	    sizeof(err));
+	ck_assert_msg(outer != NULL, "%s", err);
+	sign(outer, &inner, &both);
+	check_verdict(both.data, both.len, &v, &f);
+	ck_assert_str_eq(v.selector, order[_i][1]);
+	ck_assert_int_eq(v.result, strcmp(order[_i][1], "tlsrpt") == 0 ? DKIM_VERDICT_PASS :
+	    DKIM_VERDICT_FAIL);
+	ck_assert_int_eq(f.calls, 1);		/* the other key is never asked for */
+	buf_free(&inner);
+	buf_free(&both);
+	dkim_signer_free(outer);
+}
+END_TEST
+
+/* Longest names: text is cut to its field, domain kept whole. */
+START_TEST(test_verify_caps)
+{
+	char domain[254], err[256] = "";
+	struct dkim_verdict v;
+	struct fake_dns f;
+	struct buf out;
+
+	for (size_t i = 0; i < sizeof(domain) - 1; i++)
+		domain[i] = i % 2 ? '.' : 'a';
+	domain[sizeof(domain) - 1] = '\0';		/* 253 bytes, 127 labels */
+	signed_by("tlsrpt", domain, &out);
+	check_verdict(out.data, out.len, &v, &f);
+	ck_assert_int_eq(v.result, DKIM_VERDICT_FAIL);
+	ck_assert_str_eq(v.domain, domain);
+	ck_assert_uint_eq(strlen(v.text), sizeof(v.text) - 1);
+	ck_assert_int_eq(strncmp(v.text, "fail d=a.a.a.", 13), 0);
+	buf_free(&out);
+	/* Over the message cap: refused before it is read. */
+	ck_assert_int_eq(dkim_verify_mail_keys("", (size_t)DKIM_VERIFY_MAX_BYTES + 1, fake_fetch,
+	    &f, &v, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "message larger than"));
+	ck_assert_int_eq(v.result, DKIM_VERDICT_TEMPERROR);
+	ck_assert_int_eq(strncmp(v.text, "temperror: message larger than", 30), 0);
+}
+END_TEST
+
+struct worker {
+	const char *selector;
+	int tamper;
+	int want;
+	int ok;
+	struct buf msg;
+};
+
+static void *
+verify_many(void *arg)
+{
+	struct worker *w = arg;
+	struct dkim_verdict v;
+	struct fake_dns f;
+	char err[256];
+
+	w->ok = 1;
+	for (int i = 0; i < 20; i++) {
+		memset(&f, 0, sizeof(f));
+		if (dkim_verify_mail_keys(w->msg.data, w->msg.len, fake_fetch, &f, &v, err,
+		    sizeof(err)) != 0 || v.result != w->want || strcmp(v.selector, w->selector) != 0)
+			w->ok = 0;
+	}
+	return NULL;
+}
+
+START_TEST(test_verify_threads)
+{
+	struct worker w[8];
+	pthread_t t[8];
+
+	for (int i = 0; i < 8; i++) {
+		static const char *const sel[] = { "tlsrpt", "email", "missing", "slow" };
+
+		w[i].selector = sel[i % 4];
+		w[i].tamper = i >= 4;
+		signed_by(w[i].selector, NULL, &w[i].msg);
+		if (w[i].tamper)
+			*strstr(after_signature(&w[i].msg), "aggregate report") = 'A';
+		w[i].want = i % 4 == 3 ? DKIM_VERDICT_TEMPERROR : i % 4 == 2 || w[i].tamper ?
+		    DKIM_VERDICT_FAIL : DKIM_VERDICT_PASS;
+	}
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, verify_many, &w[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_msg(w[i].ok, "thread %d (%s) got a wrong verdict", i, w[i].selector);
+		buf_free(&w[i].msg);
+	}
+}
+END_TEST
+
+/* A UDP socket on loopback that takes queries and never answers. */
+static int
+silent_server(int family, char *server, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	int fd = socket(family, SOCK_DGRAM, 0);
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (family == AF_INET)
+		snprintf(server, len, "127.0.0.1:%u",
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	else
+		snprintf(server, len, "[::1]:%u", ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	return fd;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Real DNS path: no answer is a temperror, well within 10 s. */
+START_TEST(test_verify_dns_silent)
+{
+	int family = _i == 0 ? AF_INET : AF_INET6;
+	char server[64], err[256] = "", want[256];
+	struct dkim_verdict v;
+	struct buf out;
+	double t0;
+	int fd = silent_server(family, server, sizeof(server));
+
+	if (fd < 0 && family == AF_INET6) {
+		fprintf(stderr, "check_dkim: no ::1 here, IPv6 server not tested\n");
+		return;
+	}
+	ck_assert_int_ge(fd, 0);
+	signed_by("tlsrpt", NULL, &out);
+	t0 = now_s();
+	ck_assert_int_eq(dkim_verify_mail(out.data, out.len, server, &v, err, sizeof(err)), 0);
+	ck_assert_double_lt(now_s() - t0, 10.0);
+	ck_assert_int_eq(v.result, DKIM_VERDICT_TEMPERROR);
+	snprintf(want, sizeof(want), "temperror d=reporter.example s=tlsrpt: key query: "
+	    "tlsrpt._domainkey.reporter.example: no answer from %s: Connection timed out", server);
+	ck_assert_str_eq(v.text, want);
+	ck_assert_int_eq(v.key_service_tlsrpt, 0);
+	close(fd);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_verify_bad_server)
+{
+	static const char *const bad[] = { "dns.example", "127.0.0.1:x", "::1]:53", "[::1" };
+	struct dkim_verdict v;
+	char err[256];
+	struct buf out;
+
+	signed_by("tlsrpt", NULL, &out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(dkim_verify_mail(out.data, out.len, bad[i], &v, err, sizeof(err)),
+		    -1);
+		ck_assert_msg(strncmp(err, "bad DNS server", 14) == 0, "%s", err);
+		ck_assert_int_eq(v.result, DKIM_VERDICT_TEMPERROR);
+		ck_assert_int_eq(strncmp(v.text, "temperror: bad DNS server", 25), 0);
+	}
+	/* No signature: no query, whatever the server. */
+	ck_assert_int_eq(dkim_verify_mail("From: a@b\r\n\r\n", 13, "", &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(v.result, DKIM_VERDICT_NONE);
+	ck_assert_int_eq(dkim_verify_mail("From: a@b\r\n\r\n", 13, NULL, &v, err, sizeof(err)),
+	    0);
+	buf_free(&out);
+}
+END_TEST
+
 /* --- fixture ------------------------------------------------------ */
+
+/* The p= of keys.txt, for fake_fetch(). */
+static int
+read_pubkey(void)
+{
+	char line[2048], *p;
+	FILE *fp = fopen(path("keys.txt"), "r");
+
+	if (fp == NULL)
+		return -1;
+	p = fgets(line, sizeof(line), fp) ? strstr(line, "p=") : NULL;
+	fclose(fp);
+	if (p == NULL)
+		return -1;
+	snprintf(pubkey, sizeof(pubkey), "%.*s", (int)strcspn(p + 2, "\n"), p + 2);
+	return 0;
+}
 
 /* keys.txt for DKIM_QUERY_FILE: "tlsrpt._domainkey.reporter.example v=DKIM1; ..." */
 static int
@@ -421,7 +944,8 @@ make_keys(void)
 	    dir);
 	FILE *fp;
 
-	if (system(cmd) != 0 || (fp = fopen(path("huge.pem"), "wb")) == NULL)
+	if (system(cmd) != 0 || read_pubkey() != 0 ||
+	    (fp = fopen(path("huge.pem"), "wb")) == NULL)
 		return -1;
 	memset(huge, 'A', sizeof(huge));
 	if (fwrite(huge, 1, sizeof(huge), fp) != sizeof(huge))
@@ -444,6 +968,21 @@ dkim_suite(void)
 	tcase_add_loop_test(tc, test_refuses_missing_header, 0,
 	    (int)(sizeof(required) / sizeof(required[0])));
 	tcase_add_test(tc, test_refuses_bad_messages);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_verify_key_records, 0,
+	    (int)(sizeof(by_key) / sizeof(by_key[0])));
+	tcase_add_loop_test(tc, test_verify_tamper, 0, (int)(sizeof(tamper) / sizeof(tamper[0])));
+	tcase_add_test(tc, test_verify_none);
+	tcase_add_test(tc, test_verify_malformed_signature);
+	tcase_add_test(tc, test_verify_line_endings);
+	tcase_add_loop_test(tc, test_verify_first_signature, 0, 2);
+	tcase_add_test(tc, test_verify_caps);
+	tcase_add_test(tc, test_verify_threads);
+	tcase_add_loop_test(tc, test_verify_dns_silent, 0, 2);
+	tcase_add_test(tc, test_verify_bad_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
