@@ -4,16 +4,12 @@
 # (exit 75), and a round trip through a real tlsrpt-collectd into SQLite.
 #
 # Env: BIN = directory with the built programs (required);
-# FIXTURES_DIR = libtlsrpt datagram fixtures (default
-# ../shared/fixtures/datagrams, relative to the repo root = cwd; when that
-# does not exist, as in CI, the byte-identical copy in tests/data/datagrams).
+# FIXTURES_DIR = libtlsrpt datagram fixtures (default tests/data/datagrams,
+# the byte-identical copy of the shared fixtures, relative to the repo root).
 set -u
 
 : "${BIN:?BIN must name the directory with the built programs}"
-if [ -z "${FIXTURES_DIR:-}" ]; then
-	FIXTURES_DIR=../shared/fixtures/datagrams
-	[ -d "$FIXTURES_DIR" ] || FIXTURES_DIR=tests/data/datagrams
-fi
+: "${FIXTURES_DIR:=tests/data/datagrams}"
 LOG=$BIN/tlsrpt-log
 COLLECTD=$BIN/tlsrpt-collectd
 

@@ -3,7 +3,7 @@
  *	check_event - unit tests for lib/event.c and lib/event_enc.c
  * DESCRIPTION
  *	The datagram codec: every fixture in FIXTURES_DIR (default
- *	../shared/fixtures/datagrams, relative to the top of the tree)
+ *	tests/data/datagrams, a byte-exact copy of the shared fixtures)
  *	parses to the expected fields and encodes back to its own bytes;
  *	every prefix and many one-byte mutations of a fixture are handled
  *	without a crash; the malformed and edge datagrams of event_cases.h

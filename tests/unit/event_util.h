@@ -32,7 +32,7 @@ fixtures_dir(void)
 {
 	const char *d = getenv("FIXTURES_DIR");
 
-	return d != NULL && *d != '\0' ? d : "../shared/fixtures/datagrams";
+	return d != NULL && *d != '\0' ? d : "tests/data/datagrams";
 }
 
 /* Exactly the file's bytes, no NUL after them, so ASan sees over-reads. */
