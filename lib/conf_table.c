@@ -37,6 +37,8 @@ const struct conf_key conf_keys[] = {
 	  "receive at SCHED_FIFO priority 1 (needs root or CAP_SYS_NICE at start)" },
 	{ "collector_max_keys", CONF_INT, "250000", 1000, 50000000,
 	  "distinct aggregation keys held in memory between flushes" },
+	{ "collector_busy_poll_us", CONF_INT, "0", 0, 100000,
+	  "keep reading this long after the queue runs dry before sleeping (dense traffic, small queues)" },
 	{ "flush_interval_ms", CONF_INT, "1000", 10, DAY_MS,
 	  "how often the collector writes its counters in one transaction" },
 	{ "organization_name", CONF_STR, "", 0, 0,
