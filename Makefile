@@ -75,7 +75,7 @@ PROGS = $(BUILD)/bin/tlsrpt-collectd $(BUILD)/bin/tlsrpt-log $(BUILD)/bin/tlsrpt
 	$(BUILD)/bin/tlsrpt-send $(BUILD)/bin/tlsrpt-ingestd $(BUILD)/bin/tlsrpt-ingest \
 	$(BUILD)/bin/tlsrpt-postfix-log $(BUILD)/bin/tlsrptctl
 TOOLS = $(BUILD)/bin/tlsrpt-loadgen $(BUILD)/tests/dgram-send $(BUILD)/tests/txt-lookup \
-	$(BUILD)/tests/mail-compose $(BUILD)/tests/dkim-verify
+	$(BUILD)/tests/mail-compose $(BUILD)/tests/dkim-verify $(BUILD)/bin/tlsrpt-ingest-load
 
 # make install: administrator and MTA programs go to SBINDIR with a section
 # 8 page, user commands to BINDIR with a section 1 page (contrib/man/).
@@ -158,6 +158,10 @@ $(BUILD)/bin/tlsrpt-ingest: $(INGEST_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MAILIN_LIBS) $(SEND_LIBS)
 
+$(BUILD)/bin/tlsrpt-ingest-load: $(BUILD)/tests/bench/ingest-load.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
+
 $(BUILD)/bin/tlsrpt-loadgen: $(BUILD)/tests/bench/loadgen.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -205,6 +209,7 @@ bench: all
 	-@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/collector.sh
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/aggregator.sh
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/sender.sh
+	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/ingest.sh
 
 run: deps all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh contrib/run-local.sh

@@ -14,6 +14,16 @@
  *	deduplicated on (organization-name, report-id). Every outcome bumps
  *	a counter in ingest_stat. Thread-safe: one database connection
  *	behind a mutex.
+ *
+ *	A server that must not wait for the database splits the work:
+ *	acceptor_prepare() does everything acceptor_body() does before the
+ *	write (a refusal comes back at once: NULL and *r), and
+ *	acceptor_submit() queues the parsed report for the writer thread
+ *	(acceptor_start_writer(), once), which stores whatever is waiting
+ *	in one transaction and then calls done(arg, result, why) for each
+ *	report, from its own thread; acceptor_store() stores a prepared
+ *	report at once instead. Both take the job over. acceptor_close()
+ *	lets the writer finish the queue first.
  */
 #ifndef TLSRPTD_ACCEPT_H
 #define TLSRPTD_ACCEPT_H
@@ -43,6 +53,8 @@ struct accept_meta {
 };
 
 struct acceptor;
+struct accept_job;
+typedef void accept_done_fn(void *arg, enum accept_result r, const char *why);
 
 struct acceptor *acceptor_open(const struct accept_limits *lim,
     const char *db_path, long busy_timeout_ms, char *err, size_t errlen);
@@ -53,6 +65,15 @@ enum accept_result acceptor_body(struct acceptor *a, const void *body,
 /* For the mail path: JSON already extracted, raw = the whole message. */
 enum accept_result acceptor_json(struct acceptor *a, const char *json,
     size_t len, const void *raw, size_t rawlen, const struct accept_meta *meta,
+    char *why, size_t whylen);
+int acceptor_start_writer(struct acceptor *a, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+struct accept_job *acceptor_prepare(struct acceptor *a, const void *body,
+    size_t len, const char *content_type, const struct accept_meta *meta,
+    enum accept_result *r, char *why, size_t whylen);
+void acceptor_submit(struct acceptor *a, struct accept_job *job,
+    accept_done_fn *done, void *arg);
+enum accept_result acceptor_store(struct acceptor *a, struct accept_job *job,
     char *why, size_t whylen);
 /* Writes the counters summed in memory (at most a second old otherwise). */
 void acceptor_flush(struct acceptor *a);

@@ -246,6 +246,10 @@ main(int argc, char **argv)
 	/* Before any thread exists: fork keeps only the calling thread. */
 	if (!cli.foreground && daemon(0, 0) != 0)
 		fatal("daemon");
+	if (acceptor_start_writer(a, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
 	if ((s = http_start(&o, fd, a, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return 1;

@@ -146,7 +146,8 @@ main(int argc, char **argv)
 	if ((rc = read_stdin(&msg)) != 0) {
 		fprintf(stderr, "tlsrpt-ingest: %s\n", rc > 0 ?
 		    "message larger than ingest_max_mail_bytes" : strerror(errno));
-		return rc > 0 ? EX_DATAERR_ : EX_TEMPFAIL_;
+		rc = rc > 0 ? EX_DATAERR_ : EX_TEMPFAIL_;
+		goto out;
 	}
 	lim.max_inflated_bytes = (size_t)conf_int("ingest_max_inflated_bytes");
 	lim.max_json_depth = (int)conf_int("ingest_max_json_depth");
@@ -154,10 +155,12 @@ main(int argc, char **argv)
 	    (long)conf_int("db_busy_timeout_ms"), err, sizeof(err));
 	if (a == NULL) {
 		fprintf(stderr, "tlsrpt-ingest: %s\n", err);
-		return EX_TEMPFAIL_;
+		rc = EX_TEMPFAIL_;
+		goto out;
 	}
 	rc = ingest(a, &msg);
 	acceptor_close(a);
+out:
 	buf_free(&msg);
 	cli_free(&cli);
 	return rc;

@@ -31,6 +31,14 @@
  *	means now. source must be "https" or "mail"; submitter, peer and
  *	dkim may be NULL.
  *
+ *	inbound_store_tx() is the same inside the caller's transaction
+ *	(BEGIN IMMEDIATE ... COMMIT around many reports: one commit for a
+ *	batch). When it fails, what it wrote of the report is not undone:
+ *	the caller must roll the transaction back. (A savepoint per report
+ *	would undo just that one, but cost 15% of the daemon's CPU: SQLite
+ *	copies every page already changed in the transaction to a statement
+ *	journal, and spills that to a temporary file.)
+ *
  *	inbound_count() adds delta to the counter name (created at 0);
  *	names are 1 to 64 of [a-z0-9_]. inbound_stat() reads one (0 when
  *	it was never counted). Both work inside or outside a transaction.
@@ -65,6 +73,9 @@ struct inbound_meta {
 };
 
 int inbound_store(sqlite3 *db, const struct rp_report *r,
+    const struct inbound_meta *m, int *duplicate, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+int inbound_store_tx(sqlite3 *db, const struct rp_report *r,
     const struct inbound_meta *m, int *duplicate, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 int inbound_count(sqlite3 *db, const char *name, int64_t delta)

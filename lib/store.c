@@ -143,8 +143,14 @@ store_open(const char *path, const char *set, long busy_timeout_ms,
 void
 store_close(sqlite3 *db)
 {
-	if (db != NULL)
-		sqlite3_close(db);
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	/* Statements kept for reuse (inbound.c) would make close fail. */
+	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	sqlite3_close(db);
 }
 
 void
