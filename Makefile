@@ -23,7 +23,7 @@ DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
 	check libsubunit-dev faketime python3 python3-jsonschema time \
 	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev libssl-dev \
-	python3-dkim python3-dnspython libgmime-3.0-dev chromium
+	python3-dkim python3-dnspython libgmime-3.0-dev chromium shellcheck groff-base
 
 PKGS       = sqlite3 jansson zlib
 TEST_PKGS  = check

@@ -30,39 +30,8 @@
 #define TEST_VALUE_MAX 4096		/* CONF_MAX_VALUE */
 #define TEST_LINE_MAX 8190		/* CONF_MAX_LINE - 2: text before '\n' */
 
-static char tmpdir[PATH_MAX];
-
-static void
-tmpdir_create(void)
-{
-	const char *base = getenv("TMPDIR");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/check_conf.XXXXXX",
-	    base) >= sizeof(tmpdir))
-		ck_abort_msg("TMPDIR too long");
-	if (mkdtemp(tmpdir) == NULL)
-		ck_abort_msg("mkdtemp %s: %s", tmpdir, strerror(errno));
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-tmpdir_remove(void)
-{
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
-}
+#define TMPDIR_SUITE "check_conf"
+#include "test_tmpdir.h"
 
 static void
 reset_conf(void)

@@ -36,39 +36,8 @@
 
 #define FIXTURES	"tests/data/real-reports"
 
-static char tmpdir[PATH_MAX];
-
-static void
-tmpdir_create(void)
-{
-	const char *base = getenv("TMPDIR");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/check_inbound.XXXXXX",
-	    base) >= sizeof(tmpdir))
-		ck_abort_msg("TMPDIR too long");
-	if (mkdtemp(tmpdir) == NULL)
-		ck_abort_msg("mkdtemp %s: %s", tmpdir, strerror(errno));
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-tmpdir_remove(void)
-{
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
-}
+#define TMPDIR_SUITE "check_inbound"
+#include "test_tmpdir.h"
 
 /* A new database per test, named after it. */
 static sqlite3 *

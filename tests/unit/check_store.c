@@ -40,39 +40,8 @@ static const char SQL_POLICY[] =
     " failed_sessions = failed_sessions + excluded.failed_sessions"
     " RETURNING id";
 
-static char tmpdir[PATH_MAX];
-
-static void
-tmpdir_create(void)
-{
-	const char *base = getenv("TMPDIR");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/check_store.XXXXXX",
-	    base) >= sizeof(tmpdir))
-		ck_abort_msg("TMPDIR too long");
-	if (mkdtemp(tmpdir) == NULL)
-		ck_abort_msg("mkdtemp %s: %s", tmpdir, strerror(errno));
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-tmpdir_remove(void)
-{
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
-}
+#define TMPDIR_SUITE "check_store"
+#include "test_tmpdir.h"
 
 static void
 tmp_path(char *out, size_t outlen, const char *name)
