@@ -82,22 +82,6 @@ print_stats(void)
 	return rc == SQLITE_DONE ? 0 : 1;
 }
 
-static void
-drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (*user == '\0' || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("collector_user: no user '%s'", user);
-	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0)
-		fatal("cannot switch to user %s", user);
-	if (setuid(0) == 0)
-		fatalx("still able to regain root after switching to %s", user);
-}
-
 /* Datagrams the kernel queues on a unix socket: max_dgram_qlen + 1. */
 static long
 unix_queue_limit(void)
@@ -292,7 +276,7 @@ main(int argc, char **argv)
 			log_warnx("collector_realtime: SCHED_FIFO: %s; receiving at "
 			    "normal priority", strerror(e));
 	}
-	drop_privileges(conf_str("collector_user"));
+	cli_drop_privileges("collector_user");
 	/* Open (and migrate) once here so errors reach the terminal. */
 	if (store_open(conf_str("database"), "outbound",
 	    (long)conf_int("db_busy_timeout_ms"), &db, err, sizeof(err)) != 0) {

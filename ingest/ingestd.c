@@ -55,22 +55,6 @@ usage(void)
 }
 
 static void
-drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (*user == '\0' || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("ingest_user: no user '%s'", user);
-	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0)
-		fatal("cannot switch to user %s", user);
-	if (setuid(0) == 0)
-		fatalx("still able to regain root after switching to %s", user);
-}
-
-static void
 fill_opts(struct http_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -84,24 +68,6 @@ fill_opts(struct http_opts *o)
 	o->request_timeout_s = (unsigned)conf_int("ingest_request_timeout_s");
 	o->max_header_bytes = (size_t)conf_int("ingest_max_header_bytes");
 	o->max_body_bytes = (size_t)conf_int("ingest_max_body_bytes");
-}
-
-static int
-read_password(const char *file, char *out, size_t outlen)
-{
-	FILE *fp;
-
-	out[0] = '\0';
-	if ((fp = fopen(file, "r")) == NULL) {
-		fprintf(stderr, "tlsrpt-ingestd: dashboard_password_file %s: %s\n",
-		    file, strerror(errno));
-		return -1;
-	}
-	if (fgets(out, (int)outlen, fp) == NULL)
-		out[0] = '\0';
-	fclose(fp);
-	out[strcspn(out, "\r\n")] = '\0';
-	return 0;
 }
 
 /* Before privileges are dropped: the password file may be root's. */
@@ -121,8 +87,11 @@ dashboard_prepare(struct dashboard *d)
 		    "dashboard_password_file go together\n");
 		return 2;
 	}
-	if (*file != '\0' && read_password(file, d->password, sizeof(d->password)) != 0)
+	if (cli_read_secret("dashboard_password_file", d->password,
+	    sizeof(d->password), err, sizeof(err)) != 0) {
+		fprintf(stderr, "tlsrpt-ingestd: %s\n", err);
 		return 1;
+	}
 	if (*file != '\0' && d->password[0] == '\0') {
 		fprintf(stderr, "tlsrpt-ingestd: dashboard_password_file %s: no "
 		    "password on its first line\n", file);
@@ -221,7 +190,7 @@ main(int argc, char **argv)
 	memset(&dash, 0, sizeof(dash));
 	if ((rc = dashboard_prepare(&dash)) != 0)
 		return rc;
-	drop_privileges(conf_str("ingest_user"));
+	cli_drop_privileges("ingest_user");
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

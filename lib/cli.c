@@ -4,8 +4,12 @@
  * DESCRIPTION
  *	See cli.h.
  */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -102,4 +106,42 @@ void
 cli_free(struct cli *cli)
 {
 	cli->n_overrides = 0;
+}
+
+void
+cli_drop_privileges(const char *user_key)
+{
+	const char *user = conf_str(user_key);
+	struct passwd *pw;
+
+	if (*user == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("%s: no user '%s'", user_key, user);
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		fatal("cannot switch to user %s", user);
+	if (setuid(0) == 0)
+		fatalx("still able to regain root after switching to %s", user);
+}
+
+int
+cli_read_secret(const char *file_key, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	const char *file = conf_str(file_key);
+	FILE *fp;
+
+	out[0] = '\0';
+	if (*file == '\0')
+		return 0;
+	if ((fp = fopen(file, "r")) == NULL) {
+		snprintf(err, errlen, "%s %s: %s", file_key, file, strerror(errno));
+		return -1;
+	}
+	if (fgets(out, (int)outlen, fp) == NULL)
+		out[0] = '\0';
+	fclose(fp);
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
 }

@@ -17,6 +17,8 @@
 #ifndef TLSRPTD_CLI_H
 #define TLSRPTD_CLI_H
 
+#include <stddef.h>
+
 #define CLI_COMMON_OPTS "c:o:fdnV"
 #define CLI_MAX_OVERRIDES 64
 
@@ -40,5 +42,19 @@ void cli_init(struct cli *cli, const char *prog, int argc);
 int cli_option(struct cli *cli, int ch, const char *arg);
 void cli_finish(struct cli *cli);
 void cli_free(struct cli *cli);
+
+/*
+ * When running as root and the config key names a user, switch to it
+ * for good (groups, gid, uid; verified). Errors are fatal and name the key.
+ */
+void cli_drop_privileges(const char *user_key);
+
+/*
+ * The first line of the file the config key names (a password), without
+ * the line end; out is "" when the key is empty. -1 with err set when
+ * the file cannot be read.
+ */
+int cli_read_secret(const char *file_key, char *out, size_t outlen,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -82,26 +82,6 @@ take_lock(const char *db_path)
 }
 
 static int
-read_password(const char *file, char *out, size_t outlen)
-{
-	FILE *fp;
-
-	out[0] = '\0';
-	if (*file == '\0')
-		return 0;
-	if ((fp = fopen(file, "r")) == NULL) {
-		fprintf(stderr, "tlsrpt-send: smtp_password_file %s: %s\n", file,
-		    strerror(errno));
-		return -1;
-	}
-	if (fgets(out, (int)outlen, fp) == NULL)
-		out[0] = '\0';
-	fclose(fp);
-	out[strcspn(out, "\r\n")] = '\0';
-	return 0;
-}
-
-static int
 setup(struct deliver_opts *d, struct plan_opts *p, int dry_run, char *password,
     size_t pwlen)
 {
@@ -135,8 +115,11 @@ setup(struct deliver_opts *d, struct plan_opts *p, int dry_run, char *password,
 	d->submitter = conf_str("report_submitter");
 	d->org = conf_str("organization_name");
 	d->end_inclusive = conf_bool("report_end_inclusive");
-	if (read_password(conf_str("smtp_password_file"), password, pwlen) != 0)
+	if (cli_read_secret("smtp_password_file", password, pwlen, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "tlsrpt-send: %s\n", err);
 		return -1;
+	}
 	d->smtp_password = password;
 	if (*conf_str("dkim_key") == '\0')
 		return 0;
