@@ -57,22 +57,24 @@ gz_compress(const void *in, size_t len, struct buf *out)
 	return 0;
 }
 
-enum gz_result
-gz_decompress(const void *in, size_t len, struct buf *out)
+/*
+ * The inflate loop behind both entry points: windowbits 15 + 16 reads
+ * gzip (then further members may follow), -15 raw deflate (zip). Output
+ * is appended to out and stops at out->max.
+ */
+static enum gz_result
+inflate_capped(const void *in, size_t len, int windowbits, struct buf *out)
 {
 	z_stream z;
 	unsigned char chunk[16384];
-	enum gz_result res = GZ_OK;
+	enum gz_result res = GZ_CORRUPT;
 	int rc;
 
 	memset(&z, 0, sizeof(z));
-	if (!gz_is_gzip(in, len))
-		return GZ_CORRUPT;
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
+	if (inflateInit2(&z, windowbits) != Z_OK)
 		return GZ_ERROR;
 	z.next_in = (unsigned char *)(uintptr_t)in;
 	z.avail_in = (uInt)len;
-	buf_reset(out);
 	for (;;) {
 		z.next_out = chunk;
 		z.avail_out = sizeof(chunk);
@@ -86,18 +88,33 @@ gz_decompress(const void *in, size_t len, struct buf *out)
 			break;
 		}
 		if (rc == Z_STREAM_END) {
-			/* Another member may follow (concatenated gzip). */
-			if (z.avail_in >= 2 && gz_is_gzip(z.next_in, z.avail_in)) {
+			/* Another gzip member may follow (concatenated gzip). */
+			if (windowbits > 15 && z.avail_in >= 2 &&
+			    gz_is_gzip(z.next_in, z.avail_in)) {
 				inflateReset(&z);
 				continue;
 			}
+			res = GZ_OK;
 			break;
 		}
-		if (z.avail_in == 0 && z.avail_out != 0) {
-			res = GZ_CORRUPT;	/* truncated */
-			break;
-		}
+		if (z.avail_in == 0 && z.avail_out != 0)
+			break;		/* truncated */
 	}
 	inflateEnd(&z);
 	return res;
+}
+
+enum gz_result
+gz_decompress(const void *in, size_t len, struct buf *out)
+{
+	if (!gz_is_gzip(in, len))
+		return GZ_CORRUPT;
+	buf_reset(out);
+	return inflate_capped(in, len, 15 + 16, out);
+}
+
+enum gz_result
+gz_inflate_raw(const void *in, size_t len, struct buf *out)
+{
+	return inflate_capped(in, len, -15, out);
 }

@@ -29,6 +29,9 @@ int gz_compress(const void *in, size_t len, struct buf *out)
     __attribute__((warn_unused_result));
 enum gz_result gz_decompress(const void *in, size_t len, struct buf *out)
     __attribute__((warn_unused_result));
+/* Raw deflate (zip method 8), appended to out, capped like gz_decompress. */
+enum gz_result gz_inflate_raw(const void *in, size_t len, struct buf *out)
+    __attribute__((warn_unused_result));
 int gz_is_gzip(const void *in, size_t len);
 
 #endif

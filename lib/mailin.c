@@ -327,43 +327,6 @@ le32(const unsigned char *p)
 	return le16(p) | le16(p + 2) << 16;
 }
 
-/* Raw deflate (zip method 8) into out, stopping at out->max. */
-static enum gz_result
-inflate_raw(const unsigned char *in, size_t len, struct buf *out)
-{
-	unsigned char chunk[16384];
-	enum gz_result res = GZ_CORRUPT;
-	z_stream z;
-	int rc;
-
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, -15) != Z_OK)
-		return GZ_ERROR;
-	z.next_in = (unsigned char *)(uintptr_t)in;
-	z.avail_in = (uInt)len;		/* a zip entry is at most 4 GiB - 1 */
-	for (;;) {
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
-		rc = inflate(&z, Z_NO_FLUSH);
-		if (rc != Z_OK && rc != Z_STREAM_END) {
-			res = rc == Z_MEM_ERROR ? GZ_ERROR : GZ_CORRUPT;
-			break;
-		}
-		if (buf_append(out, chunk, sizeof(chunk) - z.avail_out) != 0) {
-			res = GZ_TOO_BIG;
-			break;
-		}
-		if (rc == Z_STREAM_END) {
-			res = GZ_OK;
-			break;
-		}
-		if (z.avail_in == 0 && z.avail_out != 0)
-			break;		/* truncated */
-	}
-	inflateEnd(&z);
-	return res;
-}
-
 struct zip_entry {
 	const unsigned char *name;
 	size_t name_len;
@@ -448,7 +411,7 @@ zip_entry_data(const unsigned char *p, size_t n, const struct zip_entry *e, stru
 		res = e->csize != e->usize ? GZ_CORRUPT :
 		    buf_append(out, p + data, e->csize) != 0 ? GZ_TOO_BIG : GZ_OK;
 	else
-		res = inflate_raw(p + data, e->csize, out);
+		res = gz_inflate_raw(p + data, e->csize, out);
 	if (res == GZ_OK && (out->len != e->usize ||
 	    crc32(0L, (const Bytef *)out->data, (uInt)out->len) != e->crc))
 		res = GZ_CORRUPT;
