@@ -23,9 +23,10 @@ DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	libjansson-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev \
 	check libsubunit-dev faketime python3 python3-jsonschema time \
 	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev libssl-dev \
-	python3-dkim python3-dnspython libgmime-3.0-dev chromium shellcheck groff-base
+	python3-dkim python3-dnspython libgmime-3.0-dev chromium shellcheck groff-base \
+	libpq-dev postgresql
 
-PKGS       = sqlite3 jansson zlib
+PKGS       = sqlite3 jansson zlib libpq
 TEST_PKGS  = check
 # GMime (and GLib) only where mail is read.
 MAILIN_CFLAGS = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
@@ -51,7 +52,8 @@ TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 LIB_SRCS = lib/log.c lib/mem.c lib/buf.c lib/conf.c lib/conf_table.c lib/cli.c \
 	lib/event.c lib/event_enc.c lib/tally.c lib/store.c lib/day.c \
 	lib/gz.c lib/report.c lib/txt.c lib/mail.c lib/dns.c lib/dkim.c \
-	lib/rparse.c lib/rparse_scan.c lib/mailin.c lib/inbound.c
+	lib/rparse.c lib/rparse_scan.c lib/mailin.c lib/inbound.c \
+	lib/db.c lib/db_sqlite.c lib/db_pg.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 LIBA     = $(BUILD)/libtlsrptd.a
 

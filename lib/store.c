@@ -44,6 +44,15 @@ store_schema_version(const char *set)
 	return v;
 }
 
+const struct store_migration *
+store_migration_find(const char *set, int version)
+{
+	for (const struct store_migration *m = store_migrations; m->set; m++)
+		if (strcmp(m->set, set) == 0 && m->version == version)
+			return m;
+	return NULL;
+}
+
 static int
 user_version(sqlite3 *db, int *v)
 {

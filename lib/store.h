@@ -37,6 +37,7 @@ void store_close(sqlite3 *db);
 int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 int store_schema_version(const char *set);
+const struct store_migration *store_migration_find(const char *set, int version);
 /* ROLLBACK when a transaction is open; for error paths. */
 void store_rollback(sqlite3 *db);	/* newest known version */
 
