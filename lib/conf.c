@@ -227,13 +227,17 @@ conf_load_file(const char *path, char *err, size_t errlen)
 {
 	FILE *fp;
 	char line[CONF_MAX_LINE], inner[512], *key, *value, *p;
-	unsigned lineno = 0;
+	unsigned lineno = 0, *set_on;
+	long idx;
 	int rc = 0;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Line of each key's setting: a second one is a mistake, not an override. */
+	set_on = xcalloc(conf_nkeys, sizeof(*set_on));
+	errno = 0;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(fp)) {
@@ -253,16 +257,24 @@ conf_load_file(const char *path, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
+		if ((idx = conf_index(key)) >= 0 && set_on[idx] != 0) {
+			errf(err, errlen, "%s:%u: %s is already set on line %u",
+			    path, lineno, key, set_on[idx]);
+			rc = -1;
+			break;
+		}
 		if (conf_set_kv(key, value, inner, sizeof(inner)) != 0) {
 			errf(err, errlen, "%s:%u: %s", path, lineno, inner);
 			rc = -1;
 			break;
 		}
+		set_on[idx] = lineno;
 	}
 	if (rc == 0 && ferror(fp)) {
-		errf(err, errlen, "%s: read error", path);
+		errf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "read error");
 		rc = -1;
 	}
+	free(set_on);
 	fclose(fp);
 	return rc;
 }

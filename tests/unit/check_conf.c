@@ -464,6 +464,21 @@ START_TEST(test_file_comments_blank_lines)
 }
 END_TEST
 
+/* A key set twice is a mistake (a forgotten earlier line), not an override. */
+START_TEST(test_file_duplicate_key)
+{
+	char path[PATH_MAX], err[512] = "";
+
+	write_text(path, sizeof(path), "dup.conf",
+	    "flush_interval_ms = 500\n"
+	    "database = /a.db\n"
+	    "flush_interval_ms = 700\n");
+	ck_assert_int_eq(conf_load_file(path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "dup.conf:3: flush_interval_ms is already set on line 1"),
+	    "%s", err);
+}
+END_TEST
+
 START_TEST(test_file_empty)
 {
 	char path[PATH_MAX], err[512] = "";
@@ -603,6 +618,7 @@ START_TEST(test_file_is_directory)
 
 	ck_assert_int_eq(conf_load_file(tmpdir, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, tmpdir) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, strerror(EISDIR)) != NULL, "says why: %s", err);
 }
 END_TEST
 
@@ -829,6 +845,7 @@ conf_suite(void)
 	tcase_add_checked_fixture(tc, reset_conf, NULL);
 	tcase_add_test(tc, test_file_comments_blank_lines);
 	tcase_add_test(tc, test_file_empty);
+	tcase_add_test(tc, test_file_duplicate_key);
 	tcase_add_test(tc, test_file_crlf);
 	tcase_add_loop_test(tc, test_file_error_names_line, 0,
 	    (int)(sizeof(file_errors) / sizeof(file_errors[0])));
