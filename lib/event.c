@@ -55,6 +55,16 @@ static const char *const error_names[EV_ERR__COUNT] = {
 	[EV_ERR_OVERSIZE] = "oversize",
 };
 
+/* diag->what when every policy was dropped: the first reason, by name. */
+static const char *const all_dropped_what[EV_ERR__COUNT] = {
+	[EV_ERR_TYPE] = "no usable policy: every policy dropped (wrong_type)",
+	[EV_ERR_RANGE] = "no usable policy: every policy dropped (bad_number)",
+	[EV_ERR_MISSING] = "no usable policy: every policy dropped (missing_member)",
+	[EV_ERR_DOMAIN] = "no usable policy: every policy dropped (bad_domain)",
+	[EV_ERR_DUPLICATE] = "no usable policy: every policy dropped (duplicate_member)",
+	[EV_ERR_LIMIT] = "no usable policy: every policy dropped (over_limit)",
+};
+
 const char *
 ev_error_name(enum ev_error e)
 {
@@ -823,7 +833,8 @@ normalise_domain(struct ev_str *d)
 
 	if (d->len > 0 && p[d->len - 1] == '.')
 		p[--d->len] = '\0';
-	if (d->len == 0 || d->len > EV_MAX_DOMAIN)
+	/* "a.." would keep a dot, and lose it when read again (re-encoded). */
+	if (d->len == 0 || d->len > EV_MAX_DOMAIN || p[d->len - 1] == '.')
 		return EV_ERR_DOMAIN;
 	for (uint32_t i = 0; i < d->len; i++) {
 		char c = p[i];
@@ -1029,6 +1040,10 @@ ev_parse(struct ev_parser *p, const char *data, size_t len,
 	if (sem != EV_OK) {
 		diag->what = sem == EV_ERR_NO_POLICIES ?
 		    "no usable policy" : "bad top-level member";
+		/* Say why the policies went, not only that none is left. */
+		if (sem == EV_ERR_NO_POLICIES && ev->dropped_policies > 0 &&
+		    all_dropped_what[ev->part_error] != NULL)
+			diag->what = all_dropped_what[ev->part_error];
 		return sem;
 	}
 	for (uint32_t i = 0; i < ev->npolicies; i++)

@@ -38,7 +38,12 @@
 #define ZIP_LOCAL_BYTES	30	/* local file header, fixed part */
 
 /* Rounds of mailin.h: report-like labels, anything else, then text. */
-enum tier { TIER_REPORT, TIER_OTHER, TIER_TEXT, TIER_COUNT };
+/*
+ * Parts are tried in tiers: the RFC 8460 media types first, so that
+ * another JSON attachment (delivery metadata, say) before the report
+ * cannot take its place; then other report-like types and names.
+ */
+enum tier { TIER_TLSRPT, TIER_REPORT, TIER_OTHER, TIER_TEXT, TIER_COUNT };
 
 /* How bad a failed part's reason is; the worst one goes into err. */
 enum rank { RANK_NONE, RANK_NOT_REPORT, RANK_BROKEN, RANK_TOO_BIG };
@@ -130,7 +135,18 @@ display_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
 		memcpy(dst + dstlen - 4, "...", 4);
 }
 
-/* A header value for the record: trimmed, one line, bounded; or NULL. */
+/* White space or a control byte: what field_dup() trims or blanks. */
+static int
+blank(unsigned char c)
+{
+	return isspace(c) || c < 0x20 || c == 0x7f;
+}
+
+/*
+ * A header value for the record: trimmed, one line, bounded; or NULL.
+ * Control bytes at the ends are trimmed like spaces, so that turning
+ * the inner ones into spaces cannot leave a value that ends in one.
+ */
 static char *
 field_dup(const char *v)
 {
@@ -140,9 +156,9 @@ field_dup(const char *v)
 	if (v == NULL)
 		return NULL;
 	end = strlen(v);
-	while (start < end && isspace((unsigned char)v[start]))
+	while (start < end && blank((unsigned char)v[start]))
 		start++;
-	while (end > start && isspace((unsigned char)v[end - 1]))
+	while (end > start && blank((unsigned char)v[end - 1]))
 		end--;
 	if (end == start || end - start > MAILIN_FIELD_MAX_BYTES)
 		return NULL;
@@ -171,6 +187,11 @@ subject_report_id(const char *subject)
 	if (*p == '<') {
 		if ((end = strchr(++p, '>')) == NULL)
 			return NULL;
+		/* Trimmed like the other fields: "< id\x01>" gives "id". */
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
 	} else {
 		for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
 			continue;
@@ -212,6 +233,8 @@ read_headers(GMimeMessage *m, struct mailin_result *out)
 static enum tier
 tier_of(const char *type, const char *filename)
 {
+	if (strncmp(type, "application/tlsrpt+", 19) == 0)
+		return TIER_TLSRPT;
 	for (size_t i = 0; report_types[i] != NULL; i++)
 		if (strcmp(type, report_types[i]) == 0)
 			return TIER_REPORT;
@@ -489,7 +512,7 @@ try_body(struct search *s, const struct candidate *c, const unsigned char *p, si
 	if (gz_is_gzip(p, n) || (n >= 4 && memcmp(p, "PK\3\4", 4) == 0))
 		return unpack(s, c, p, n, &out->json, label, labellen);
 	if (!looks_like_json(p, n)) {
-		if (c->tier == TIER_REPORT)
+		if (c->tier <= TIER_REPORT)
 			note(s, c, RANK_NOT_REPORT, "attachment is not gzip/zip/JSON");
 		return -1;
 	}

@@ -261,6 +261,26 @@ START_TEST(test_diag)
 }
 END_TEST
 
+/* When every policy was dropped, the message names why (the sender's bug). */
+START_TEST(test_diag_all_dropped)
+{
+	struct ev_diag diag;
+	const struct event *ev = NULL;
+	static const char bad_f[] = "{\"d\":\"x.example\",\"policies\":"
+	    "[{\"policy-type\":2,\"t\":0,\"f\":7}]}";
+	static const char no_type[] = "{\"d\":\"x.example\",\"policies\":"
+	    "[{\"t\":0,\"f\":0}]}";
+	static const char empty[] = "{\"d\":\"x.example\",\"policies\":[]}";
+
+	ck_assert_int_eq(ev_parse(parser, LIT(bad_f), &ev, &diag), EV_ERR_NO_POLICIES);
+	ck_assert_msg(strstr(diag.what, "bad_number") != NULL, "%s", diag.what);
+	ck_assert_int_eq(ev_parse(parser, LIT(no_type), &ev, &diag), EV_ERR_NO_POLICIES);
+	ck_assert_msg(strstr(diag.what, "missing_member") != NULL, "%s", diag.what);
+	ck_assert_int_eq(ev_parse(parser, LIT(empty), &ev, &diag), EV_ERR_NO_POLICIES);
+	ck_assert_str_eq(diag.what, "no usable policy");
+}
+END_TEST
+
 /* Results of one parse must not leak into the next. */
 START_TEST(test_parser_reuse)
 {
@@ -698,6 +718,7 @@ event_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_case_table, 0, (int)NELEM(ev_cases));
 	tcase_add_test(tc, test_diag);
+	tcase_add_test(tc, test_diag_all_dropped);
 	tcase_add_test(tc, test_parser_reuse);
 	tcase_add_test(tc, test_partial_drops);
 	suite_add_tcase(s, tc);

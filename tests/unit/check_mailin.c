@@ -1224,6 +1224,9 @@ static const struct {
 	{ "=?UTF-8?Q?Report_Domain=3A_a_Report-ID=3A_=3Cq=40w=3E?=", "q@w" },
 	{ "Report Domain: a Submitter: b", NULL },
 	{ "Report-ID: <>", NULL },
+	/* Trimmed inside the brackets too (found by tests/fuzz/fuzz_mailin). */
+	{ "Report-ID: < id@x.example\x01>", "id@x.example" },
+	{ "Report-ID: < \t>", NULL },
 	{ "Report-ID: <unterminated", NULL },
 	{ "Report-ID:", NULL },
 };
@@ -1270,6 +1273,22 @@ START_TEST(test_header_fields)
 	mailin_free(&r);
 	mailin_free(&r);				/* harmless */
 	ck_assert_ptr_null(r.from);
+	buf_free(&m);
+
+	/*
+	 * Control bytes at the ends are trimmed, not turned into spaces
+	 * that would be left at the ends (found by tests/fuzz/fuzz_mailin).
+	 */
+	buf_init(&m, MAX_MSG);
+	put(&m, "Subject: \x01hello\x02world\x7f\r\n"
+	    "TLS-Report-Domain: \x01\x02\r\n"
+	    "TLS-Report-Submitter: reporter.example\x01\r\n"
+	    "Content-Type: text/plain\r\n\r\n{}\r\n");
+	ck_assert_int_eq(mailin_parse(m.data, m.len, MAX_JSON, &r, err, sizeof(err)), 0);
+	ck_assert_str_eq(r.subject, "hello world");
+	ck_assert_ptr_null(r.report_domain);
+	ck_assert_str_eq(r.submitter, "reporter.example");
+	mailin_free(&r);
 	buf_free(&m);
 
 	/* At the cap a field is kept; one byte over, it is dropped. */
