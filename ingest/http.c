@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,17 @@ peer_text(struct MHD_Connection *c, char *out, size_t outlen)
 		    out, (socklen_t)outlen);
 }
 
+static enum MHD_Result
+count_length_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
 /* First call: decide from the request line and headers alone. */
 static enum MHD_Result
 begin(struct http_server *s, struct MHD_Connection *c, const char *url,
@@ -131,6 +143,8 @@ begin(struct http_server *s, struct MHD_Connection *c, const char *url,
 {
 	struct request *rq;
 	const char *len, *ct;
+	char peer[64];
+	unsigned nlen;
 
 	if (s->opts.web != NULL && (s->opts.web_only || strcmp(url, s->opts.path) != 0))
 		return web_handle(s->opts.web, c, url, method);
@@ -141,6 +155,20 @@ begin(struct http_server *s, struct MHD_Connection *c, const char *url,
 	if (strcmp(method, "POST") != 0) {
 		acceptor_count(s->acceptor, "rejected_method");
 		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only POST\n");
+	}
+	/*
+	 * Two Content-Length headers: a proxy in front may have framed the
+	 * body by the other one (request smuggling). RFC 9112 6.3: refuse.
+	 */
+	nlen = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length_header, &nlen);
+	if (nlen > 1) {
+		peer_text(c, peer, sizeof(peer));
+		pthread_mutex_lock(&s->rl_mu);
+		log_limited(&s->rl, "%s: request with %u Content-Length headers "
+		    "refused", peer, nlen);
+		pthread_mutex_unlock(&s->rl_mu);
+		return answer(c, MHD_HTTP_BAD_REQUEST, "several Content-Length headers\n");
 	}
 	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len != NULL && strtoull(len, NULL, 10) > s->opts.max_body_bytes) {

@@ -143,10 +143,9 @@ main(int argc, char **argv)
 	cli_finish(&cli);
 	log_init("tlsrpt-ingest", isatty(2) || cli.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG);
 	buf_init(&msg, (size_t)conf_int("ingest_max_mail_bytes"));
-	if ((rc = read_stdin(&msg)) != 0) {
-		fprintf(stderr, "tlsrpt-ingest: %s\n", rc > 0 ?
-		    "message larger than ingest_max_mail_bytes" : strerror(errno));
-		rc = rc > 0 ? EX_DATAERR_ : EX_TEMPFAIL_;
+	if ((rc = read_stdin(&msg)) < 0) {
+		fprintf(stderr, "tlsrpt-ingest: %s\n", strerror(errno));
+		rc = EX_TEMPFAIL_;
 		goto out;
 	}
 	lim.max_inflated_bytes = (size_t)conf_int("ingest_max_inflated_bytes");
@@ -158,7 +157,15 @@ main(int argc, char **argv)
 		rc = EX_TEMPFAIL_;
 		goto out;
 	}
-	rc = ingest(a, &msg);
+	if (rc > 0) {
+		/* Counted like the endpoint's oversized bodies. */
+		acceptor_count(a, "rejected_too_big");
+		fprintf(stderr, "tlsrpt-ingest: message larger than ingest_max_mail_bytes\n");
+		log_warnx("mail refused: larger than ingest_max_mail_bytes (%lld)",
+		    conf_int("ingest_max_mail_bytes"));
+		rc = EX_DATAERR_;
+	} else
+		rc = ingest(a, &msg);
 	acceptor_close(a);
 out:
 	buf_free(&msg);

@@ -452,7 +452,7 @@ expect_eq "the BOM noted as a repair" "byte order mark removed" "$(sql "SELECT r
 printf 'GIF89a\001\000' >"$G/notreport"
 expect_post "neither gzip nor JSON, labelled image/png" 415 "unsupported: image/png*" "$UA" -H 'Content-Type: image/png' --data-binary "@$G/notreport"
 want received rejected_unsupported
-expect_post "neither gzip nor JSON, labelled application/tlsrpt+json" 400 "malformed: body is neither gzip nor JSON" \
+expect_post "neither gzip nor JSON, labelled application/tlsrpt+json" 400 "malformed: body is neither gzip nor a JSON object" \
     "$UA" -H 'Content-Type: application/tlsrpt+json' --data-binary "@$G/notreport"
 want received rejected_not_report
 expect_post "empty body" 400 "malformed: *" "$UA" -H 'Content-Type: application/tlsrpt+gzip' --data-binary ''
