@@ -24,7 +24,7 @@ DEB_PACKAGES = build-essential pkg-config sqlite3 libsqlite3-dev \
 	check libsubunit-dev faketime python3 python3-jsonschema time \
 	dnsmasq-base python3-aiosmtpd openssl curl libopendkim-dev libssl-dev \
 	python3-dkim python3-dnspython libgmime-3.0-dev chromium shellcheck groff-base \
-	libpq-dev postgresql
+	libpq-dev postgresql clang-14 libclang-rt-14-dev
 
 PKGS       = sqlite3 jansson zlib libpq
 TEST_PKGS  = check
@@ -191,6 +191,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 # make test: what the README and CI run.
 test: deps
 	$(MAKE) check
+	$(MAKE) fuzz-short
 
 check: all $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory check-unit check-integration
@@ -198,7 +199,7 @@ check: all $(UNIT_TESTS)
 check-unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
 
-check-integration: all
+check-integration: all $(UNIT_TESTS)
 	@BIN=$(CURDIR)/$(BUILD)/bin TOOLS=$(CURDIR)/$(BUILD)/tests BUILD=$(BUILD) sh tests/run-integration.sh
 
 check-asan: deps
@@ -253,5 +254,9 @@ docs: $(BUILD)/bin/tlsrpt-collectd
 
 clean:
 	rm -rf build
+
+# libFuzzer targets (make fuzz, make fuzz-short) and make check-valgrind.
+include tests/fuzz/fuzz.mk
+include tests/valgrind.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

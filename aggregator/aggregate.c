@@ -14,6 +14,11 @@
  *	are kept, unless --force and the sender has not taken them yet.
  *	Then deletes counters and reports older than retention_days.
  *
+ *	database is an SQLite file or a postgresql:// URI (lib/db). Two
+ *	runs at once are harmless on either: SQLite lets one writer in at a
+ *	time, and on PostgreSQL the later insert of a report waits for the
+ *	earlier run's transaction and keeps its report (reportstore.h).
+ *
  *	--print builds the reports of one domain and day and writes them to
  *	standard output (pretty-printed JSON), storing nothing.
  * DIAGNOSTICS
@@ -33,13 +38,18 @@
 #include "log.h"
 #include "report.h"
 #include "reportstore.h"
-#include "store.h"
 
 #define BATCH_REPORTS 500
+/*
+ * How long a PostgreSQL server may take to answer beyond the lock wait
+ * (db_busy_timeout_ms) before it counts as hung (db_set_timeout_ms): a
+ * day's counters arrive in one answer, so generous.
+ */
+#define DB_REPLY_MARGIN_MS 600000L
 
 struct run {
-	sqlite3 *wdb;		/* writes reports */
-	sqlite3 *rdb;		/* reads counters, in its own snapshot */
+	struct db *wdb;		/* writes reports */
+	struct db *rdb;		/* reads counters, in its own snapshot */
 	struct build_opts bo;
 	int force;
 	size_t max_bytes;
@@ -84,12 +94,20 @@ print_cb(struct day_report *r, void *arg)
 }
 
 static int
-tx(sqlite3 *db, const char *sql)
+begin(struct db *db)
 {
-	char err[256];
+	if (db_begin(db) != 0) {
+		log_warnx("%s: BEGIN: %s", db_name(db), db_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
 
-	if (store_exec(db, sql, err, sizeof(err)) != 0) {
-		log_warnx("%s: %s", sql, err);
+static int
+commit(struct db *db)
+{
+	if (db_commit(db) != 0) {
+		log_warnx("%s: COMMIT: %s", db_name(db), db_errmsg(db));
 		return -1;
 	}
 	return 0;
@@ -111,30 +129,30 @@ store_cb(struct day_report *r, void *arg)
 	/* Short write transactions: the collector keeps flushing meanwhile. */
 	if (++c->in_batch >= BATCH_REPORTS) {
 		c->in_batch = 0;
-		if (tx(c->run->wdb, "COMMIT") != 0 ||
-		    tx(c->run->wdb, "BEGIN IMMEDIATE") != 0)
+		if (commit(c->run->wdb) != 0 || begin(c->run->wdb) != 0)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-mark_day(sqlite3 *db, const char *day, size_t reports)
+mark_day(struct db *db, const char *day, size_t reports)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct db_stmt *st;
+	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO aggregated_day (day, finished_at,"
+	if (db_prepare(db, "INSERT INTO aggregated_day (day, finished_at,"
 	    " reports) VALUES (?,?,?) ON CONFLICT (day) DO UPDATE SET"
 	    " finished_at = excluded.finished_at, reports = excluded.reports",
-	    -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)reports);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	    &st) == 0 &&
+	    db_bind_text(st, 1, day, -1) == 0 &&
+	    db_bind_int64(st, 2, (int64_t)time(NULL)) == 0 &&
+	    db_bind_int64(st, 3, (int64_t)reports) == 0)
+		rc = db_step_done(st);
+	if (rc != 0)
+		log_warnx("%s: mark day: %s", day, db_errmsg(db));
+	db_finalize(st);
+	return rc;
 }
 
 static int
@@ -147,12 +165,14 @@ build_day(struct run *run, const char *day)
 
 	if ((c.rs = reportstore_open(run->wdb, run->force, run->max_bytes)) == NULL)
 		return -1;
-	if (tx(run->wdb, "BEGIN IMMEDIATE") != 0)
+	if (begin(run->wdb) != 0)
 		goto out;
+	/* After any error PostgreSQL fails the rest of the transaction. */
 	if (dayreports_build(run->rdb, day, NULL, &run->bo, store_cb, &c, &bs) != 0 ||
 	    mark_day(run->wdb, day, bs.reports) != 0 ||
-	    tx(run->wdb, "COMMIT") != 0) {
-		store_rollback(run->wdb);
+	    commit(run->wdb) != 0) {
+		db_rollback(run->wdb);
+		log_warnx("%s: not built; nothing of it stored", day);
 		goto out;
 	}
 	ss = reportstore_stats(c.rs);
@@ -168,77 +188,82 @@ out:
 }
 
 static int
-pending_days(sqlite3 *db, const char *last, char (**days)[DAY_LEN], size_t *n)
+pending_days(struct db *db, const char *last, char (**days)[DAY_LEN], size_t *n)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = 0;
 	int rc;
 
 	*days = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT day FROM policy_counter"
+	if (db_prepare(db, "SELECT DISTINCT day FROM policy_counter"
 	    " WHERE day <= ? AND day NOT IN (SELECT day FROM aggregated_day)"
-	    " ORDER BY day", -1, &st, NULL) != SQLITE_OK)
+	    " ORDER BY day", &st) != 0)
 		return -1;
-	sqlite3_bind_text(st, 1, last, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if (db_bind_text(st, 1, last, -1) != 0) {
+		db_finalize(st);
+		return -1;
+	}
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
 			*days = realloc(*days, cap * sizeof(**days));
 			if (*days == NULL)
 				fatal("realloc");
 		}
-		snprintf((*days)[(*n)++], DAY_LEN, "%s", sqlite3_column_text(st, 0));
+		snprintf((*days)[(*n)++], DAY_LEN, "%s", db_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(st);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 static int
-retention(sqlite3 *db)
+retention(struct db *db)
 {
 	static const char *const tables[] = { "report", "policy_counter",
 	    "collector_stat", "aggregated_day" };
 	char cutoff[DAY_LEN], sql[128];
-	sqlite3_stmt *st;
-	int total = 0;
+	struct db_stmt *st;
+	int64_t total = 0;
+	int rc;
 
 	day_format(time(NULL) - (time_t)conf_int("retention_days") * 86400, cutoff);
-	if (tx(db, "BEGIN IMMEDIATE") != 0)
-		return -1;
+	if (db_begin(db) != 0)
+		goto fail;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++) {
+		/* Table names from the list above, never from input. */
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE day < ?", tables[i]);
-		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		if (db_prepare(db, sql, &st) != 0)
 			goto fail;
-		sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+		rc = db_bind_text(st, 1, cutoff, -1) == 0 ? db_step_done(st) : -1;
+		db_finalize(st);
+		if (rc != 0)
 			goto fail;
-		}
-		total += sqlite3_changes(db);
-		sqlite3_finalize(st);
+		total += db_changes(db);
 	}
-	if (tx(db, "COMMIT") != 0)
+	if (db_commit(db) != 0)
 		goto fail;
 	if (total > 0)
-		log_info("retention: deleted %d rows older than %s", total, cutoff);
+		log_info("retention: deleted %lld rows older than %s",
+		    (long long)total, cutoff);
 	return 0;
 fail:
-	log_warnx("retention: %s", sqlite3_errmsg(db));
-	store_rollback(db);
+	log_warnx("retention: %s", db_errmsg(db));
+	db_rollback(db);
 	return -1;
 }
 
 static int
-open_db(sqlite3 **db)
+open_db(struct db **db)
 {
 	char err[512];
 
-	if (store_open(conf_str("database"), "outbound",
+	if (db_open(conf_str("database"), "outbound",
 	    (long)conf_int("db_busy_timeout_ms"), db, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return -1;
 	}
+	db_set_timeout_ms(*db, (long)conf_int("db_busy_timeout_ms") + DB_REPLY_MARGIN_MS);
 	return 0;
 }
 
@@ -254,7 +279,7 @@ run_days(struct run *run, const char *from, const char *to)
 	last_finished_day(time(NULL), last);
 	if (from == NULL) {
 		if (pending_days(run->rdb, last, &days, &n) != 0) {
-			log_warnx("listing days: %s", sqlite3_errmsg(run->rdb));
+			log_warnx("listing days: %s", db_errmsg(run->rdb));
 			return -1;
 		}
 		for (size_t i = 0; i < n && rc == 0; i++)
@@ -344,8 +369,8 @@ main(int argc, char **argv)
 		if (rc == 0)
 			rc = retention(run.wdb);
 	}
-	store_close(run.rdb);
-	store_close(run.wdb);
+	db_close(run.rdb);
+	db_close(run.wdb);
 	cli_free(&cli);
 	return rc == 0 ? 0 : rc == -2 ? 2 : 1;
 }

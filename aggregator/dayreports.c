@@ -6,6 +6,10 @@
  *	(unique within a day, so the order is total and independent of the
  *	order datagrams arrived in), so one pass over each builds every
  *	report of the day with only one report in memory at a time.
+ *
+ *	The SQL is the dialect SQLite and PostgreSQL share (lib/db.h). The
+ *	ORDER BY compares text bytewise on SQLite; PostgreSQL does so under
+ *	the C collation, and then builds byte-identical reports.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +22,8 @@
 static const char SQL_POLICIES[] =
     "SELECT id, report_domain, tlsrpt_record, policy_type, policy_domain,"
     " policy_strings, mx_hosts, successful_sessions, failed_sessions"
-    " FROM policy_counter WHERE day = ?1 AND (?2 IS NULL OR report_domain = ?2)"
+    " FROM policy_counter WHERE day = ?1"
+    " AND report_domain = COALESCE(?2, report_domain)"
     " ORDER BY report_domain, tlsrpt_record, policy_type, policy_domain,"
     " policy_strings, mx_hosts";
 
@@ -27,7 +32,7 @@ static const char SQL_FAILURES[] =
     " f.receiving_mx_hostname, f.receiving_mx_helo, f.receiving_ip,"
     " f.additional_information, f.failure_reason_code, f.sessions"
     " FROM failure_counter f JOIN policy_counter p ON p.id = f.policy_id"
-    " WHERE p.day = ?1 AND (?2 IS NULL OR p.report_domain = ?2)"
+    " WHERE p.day = ?1 AND p.report_domain = COALESCE(?2, p.report_domain)"
     " ORDER BY p.report_domain, p.tlsrpt_record, p.policy_type,"
     " p.policy_domain, p.policy_strings, p.mx_hosts,"
     " f.sessions DESC, f.result_code, f.sending_mta_ip,"
@@ -55,15 +60,15 @@ dayreports_id(const char *day, const char *domain, const char *record,
 }
 
 static const char *
-col(sqlite3_stmt *st, int i)
+col(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_column_text(st, i);
 
-	return t ? (const char *)t : "";
+	return t ? t : "";
 }
 
 static json_t *
-col_array(sqlite3_stmt *st, int i)
+col_array(struct db_stmt *st, int i)
 {
 	json_t *a = json_loads(col(st, i), 0, NULL);
 
@@ -76,13 +81,13 @@ col_array(sqlite3_stmt *st, int i)
 
 /* Adds the failures of policy `id`; fst is positioned on a row or done. */
 static int
-add_failures(sqlite3_stmt *fst, int *frc, sqlite3_int64 id, json_t *pol,
+add_failures(struct db_stmt *fst, int *frc, int64_t id, json_t *pol,
     struct build_stats *st)
 {
 	/* Both streams are in the same order: this policy's rows are next. */
-	while (*frc == SQLITE_ROW && sqlite3_column_int64(fst, 0) == id) {
+	while (*frc == DB_ROW && db_column_int64(fst, 0) == id) {
 		if (pol != NULL) {
-			long code = (long)sqlite3_column_int64(fst, 1);
+			long code = (long)db_column_int64(fst, 1);
 			const char *type = ev_result_type_name(code);
 			char reason[1024];
 			struct report_detail d = {
@@ -97,11 +102,11 @@ add_failures(sqlite3_stmt *fst, int *frc, sqlite3_int64 id, json_t *pol,
 				st->unknown_codes++;
 			}
 			report_add_failure(pol, type, &d,
-			    (uint64_t)sqlite3_column_int64(fst, 8));
+			    (uint64_t)db_column_int64(fst, 8));
 		}
-		*frc = sqlite3_step(fst);
+		*frc = db_step(fst);
 	}
-	return *frc == SQLITE_ROW || *frc == SQLITE_DONE ? 0 : -1;
+	return *frc == DB_ERROR ? -1 : 0;
 }
 
 static int
@@ -119,27 +124,27 @@ finish(struct day_report *r, day_report_cb cb, void *arg, struct build_stats *st
 }
 
 static int
-same_group(const struct day_report *r, sqlite3_stmt *pst)
+same_group(const struct day_report *r, struct db_stmt *pst)
 {
 	return r->json != NULL && strcmp(r->report_domain, col(pst, 1)) == 0 &&
 	    strcmp(r->record, col(pst, 2)) == 0;
 }
 
 static int
-walk(sqlite3_stmt *pst, sqlite3_stmt *fst, const char *day,
+walk(struct db_stmt *pst, struct db_stmt *fst, const char *day,
     const struct build_opts *o, day_report_cb cb, void *arg,
     struct build_stats *st)
 {
 	struct day_report r;
 	char domain[256] = "", record[4096] = "";
-	int prc, frc = sqlite3_step(fst);
+	int prc, frc = db_step(fst);
 
 	memset(&r, 0, sizeof(r));
 	r.day = day;
 	r.report_domain = domain;
 	r.record = record;
-	while ((prc = sqlite3_step(pst)) == SQLITE_ROW) {
-		const char *type = ev_policy_type_name((long)sqlite3_column_int64(pst, 3));
+	while ((prc = db_step(pst)) == DB_ROW) {
+		const char *type = ev_policy_type_name((long)db_column_int64(pst, 3));
 		json_t *pol = NULL;
 
 		if (!same_group(&r, pst)) {
@@ -159,53 +164,59 @@ walk(sqlite3_stmt *pst, sqlite3_stmt *fst, const char *day,
 		if (type == NULL) {
 			st->skipped_policies++;
 		} else {
-			uint64_t ok = (uint64_t)sqlite3_column_int64(pst, 7);
-			uint64_t bad = (uint64_t)sqlite3_column_int64(pst, 8);
+			uint64_t ok = (uint64_t)db_column_int64(pst, 7);
+			uint64_t bad = (uint64_t)db_column_int64(pst, 8);
 			pol = report_add_policy(r.json, type, col(pst, 4),
 			    col_array(pst, 5), col_array(pst, 6), ok, bad);
 			r.policies++;
 			r.successes += ok;
 			r.failures += bad;
 		}
-		if (add_failures(fst, &frc, sqlite3_column_int64(pst, 0), pol, st) != 0)
-			return -1;
+		if (add_failures(fst, &frc, db_column_int64(pst, 0), pol, st) != 0)
+			goto read_error;
 	}
-	if (prc != SQLITE_DONE)
-		return -1;
-	if (frc != SQLITE_DONE) {
+	if (prc != DB_DONE || frc == DB_ERROR)
+		goto read_error;
+	if (frc != DB_DONE) {
 		log_warnx("%s: failure rows out of step with policy rows", day);
+		json_decref(r.json);
 		return -1;
 	}
 	return finish(&r, cb, arg, st);
+read_error:
+	log_warnx("%s: reading counters: %s", day, db_errmsg(db_stmt_db(pst)));
+	json_decref(r.json);
+	return -1;
 }
 
 int
-dayreports_build(sqlite3 *db, const char *day, const char *only_domain,
+dayreports_build(struct db *db, const char *day, const char *only_domain,
     const struct build_opts *o, day_report_cb cb, void *arg,
     struct build_stats *st)
 {
-	sqlite3_stmt *pst = NULL, *fst = NULL;
+	struct db_stmt *pst = NULL, *fst = NULL;
 	int rc = -1;
 
 	memset(st, 0, sizeof(*st));
-	if (sqlite3_prepare_v2(db, SQL_POLICIES, -1, &pst, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, SQL_FAILURES, -1, &fst, NULL) != SQLITE_OK) {
-		log_warnx("prepare: %s", sqlite3_errmsg(db));
+	if (db_begin_read(db) != 0 || db_prepare(db, SQL_POLICIES, &pst) != 0 ||
+	    db_prepare(db, SQL_FAILURES, &fst) != 0) {
+		log_warnx("%s: reading counters: %s", day, db_errmsg(db));
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {
-		sqlite3_stmt *s = i ? fst : pst;
-		sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
-		if (only_domain)
-			sqlite3_bind_text(s, 2, only_domain, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 2);
+		struct db_stmt *s = i ? fst : pst;
+
+		if (db_bind_text(s, 1, day, -1) != 0 || (only_domain ?
+		    db_bind_text(s, 2, only_domain, -1) : db_bind_null(s, 2)) != 0) {
+			log_warnx("%s: reading counters: %s", day, db_errmsg(db));
+			goto out;
+		}
 	}
 	rc = walk(pst, fst, day, o, cb, arg, st);
-	if (rc != 0)
-		log_warnx("%s: reading counters: %s", day, sqlite3_errmsg(db));
 out:
-	sqlite3_finalize(pst);
-	sqlite3_finalize(fst);
+	db_finalize(pst);
+	db_finalize(fst);
+	/* Only read: ending the snapshot cannot lose anything. */
+	db_rollback(db);
 	return rc;
 }

@@ -11,6 +11,9 @@
  *	owns nothing (the json is freed after it returns). only_domain, when
  *	not NULL, limits the build to that report domain.
  *
+ *	Both statements run in one read transaction of db (db_begin_read),
+ *	so they see the same counters even while the collector writes.
+ *
  *	Rows whose policy type is outside RFC 8460 (libtlsrpt numbers other
  *	than 1, 2, 9) cannot be written into a report: they are skipped and
  *	counted. Failure codes outside the registry become validation-failure
@@ -20,8 +23,9 @@
 #define TLSRPTD_DAYREPORTS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdint.h>
+
+#include "db.h"
 
 struct build_opts {
 	const char *org;
@@ -48,7 +52,7 @@ struct build_stats {
 
 typedef int (*day_report_cb)(struct day_report *r, void *arg);
 
-int dayreports_build(sqlite3 *db, const char *day, const char *only_domain,
+int dayreports_build(struct db *db, const char *day, const char *only_domain,
     const struct build_opts *o, day_report_cb cb, void *arg,
     struct build_stats *st) __attribute__((warn_unused_result));
 

@@ -2,8 +2,11 @@
  * NAME
  *	reportstore - keep built reports in the outbound database
  * DESCRIPTION
- *	See reportstore.h.
+ *	See reportstore.h. ON CONFLICT ... DO UPDATE names the table in
+ *	its WHERE: PostgreSQL finds a bare column ambiguous there (excluded
+ *	has the same columns).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,14 +33,18 @@ static const char SQL_REPLACE[] =
     " successful_sessions = excluded.successful_sessions,"
     " failed_sessions = excluded.failed_sessions,"
     " merged_details = excluded.merged_details, created_at = excluded.created_at"
-    " WHERE state = 'pending'";
+    " WHERE report.state = 'pending'";
 
 static const char SQL_EXISTS[] =
     "SELECT 1 FROM report WHERE day = ? AND report_domain = ? AND tlsrpt_record = ?";
 
+static const char SQL_DAY_EXISTS[] = "SELECT 1 FROM report WHERE day = ? LIMIT 1";
+
 struct reportstore {
-	sqlite3 *db;
-	sqlite3_stmt *put, *exists;
+	struct db *db;
+	struct db_stmt *put, *exists, *day_exists;
+	char day[16];		/* day of the last report put */
+	int day_empty;		/* it had no reports before */
 	int force;
 	size_t max_bytes;
 	struct buf json, gz;
@@ -45,17 +52,17 @@ struct reportstore {
 };
 
 struct reportstore *
-reportstore_open(sqlite3 *db, int force, size_t max_bytes)
+reportstore_open(struct db *db, int force, size_t max_bytes)
 {
 	struct reportstore *rs = xcalloc(1, sizeof(*rs));
 
 	rs->db = db;
 	rs->force = force;
 	rs->max_bytes = max_bytes;
-	if (sqlite3_prepare_v2(db, force ? SQL_REPLACE : SQL_INSERT, -1, &rs->put,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, SQL_EXISTS, -1, &rs->exists, NULL) != SQLITE_OK) {
-		log_warnx("prepare: %s", sqlite3_errmsg(db));
+	if (db_prepare(db, force ? SQL_REPLACE : SQL_INSERT, &rs->put) != 0 ||
+	    db_prepare(db, SQL_EXISTS, &rs->exists) != 0 ||
+	    db_prepare(db, SQL_DAY_EXISTS, &rs->day_exists) != 0) {
+		log_warnx("prepare: %s", db_errmsg(db));
 		reportstore_close(rs);
 		return NULL;
 	}
@@ -64,26 +71,72 @@ reportstore_open(sqlite3 *db, int force, size_t max_bytes)
 	return rs;
 }
 
+/* 1 found, 0 not, -1 error. */
+static int
+step_found(struct db_stmt *st)
+{
+	int rc = db_step(st);
+
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+/*
+ * 1 found, 0 not, -1 error. A day without reports when its first one
+ * comes (its first build, the common case) needs no look-up per report:
+ * one round trip per report to a PostgreSQL server instead of two. A
+ * report another aggregator stores meanwhile still meets ON CONFLICT.
+ */
 static int
 exists(struct reportstore *rs, const struct day_report *r)
 {
-	int found;
+	int rc;
 
-	sqlite3_bind_text(rs->exists, 1, r->day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(rs->exists, 2, r->report_domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(rs->exists, 3, r->record, -1, SQLITE_STATIC);
-	found = sqlite3_step(rs->exists) == SQLITE_ROW;
-	sqlite3_reset(rs->exists);
-	return found;
+	if (strcmp(rs->day, r->day) != 0) {
+		if (db_bind_text(rs->day_exists, 1, r->day, -1) != 0 ||
+		    (rc = step_found(rs->day_exists)) < 0)
+			return -1;
+		snprintf(rs->day, sizeof(rs->day), "%s", r->day);
+		rs->day_empty = rc == 0;
+	}
+	if (rs->day_empty)
+		return 0;
+	if (db_bind_text(rs->exists, 1, r->day, -1) != 0 ||
+	    db_bind_text(rs->exists, 2, r->report_domain, -1) != 0 ||
+	    db_bind_text(rs->exists, 3, r->record, -1) != 0)
+		return -1;
+	return step_found(rs->exists);
+}
+
+static int
+bind_report(struct reportstore *rs, const struct day_report *r, size_t merged)
+{
+	struct db_stmt *st = rs->put;
+
+	return db_bind_text(st, 1, r->day, -1) != 0 ||
+	    db_bind_text(st, 2, r->report_domain, -1) != 0 ||
+	    db_bind_text(st, 3, r->record, -1) != 0 ||
+	    db_bind_text(st, 4, r->report_id, -1) != 0 ||
+	    db_bind_text_static(st, 5, rs->json.data, (long)rs->json.len) != 0 ||
+	    db_bind_blob(st, 6, rs->gz.data, rs->gz.len) != 0 ||
+	    db_bind_int64(st, 7, (int64_t)r->policies) != 0 ||
+	    db_bind_int64(st, 8, (int64_t)r->successes) != 0 ||
+	    db_bind_int64(st, 9, (int64_t)r->failures) != 0 ||
+	    db_bind_int64(st, 10, (int64_t)merged) != 0 ||
+	    db_bind_int64(st, 11, (int64_t)time(NULL)) != 0 ? -1 : 0;
 }
 
 int
 reportstore_put(struct reportstore *rs, struct day_report *r)
 {
-	sqlite3_stmt *st = rs->put;
 	size_t merged = 0;
-	int existed = exists(rs, r), rc;
+	int existed = exists(rs, r);
 
+	if (existed < 0) {
+		log_warnx("%s %s: look up report: %s", r->day, r->report_domain,
+		    db_errmsg(rs->db));
+		return -1;
+	}
 	if (existed && !rs->force) {
 		rs->st.kept++;
 		return 0;
@@ -105,27 +158,16 @@ reportstore_put(struct reportstore *rs, struct day_report *r)
 		log_warnx("%s %s: gzip failed", r->day, r->report_domain);
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, r->day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->report_domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->record, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->report_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rs->json.data, (int)rs->json.len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 6, rs->gz.data, (int)rs->gz.len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->policies);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->successes);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)r->failures);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)merged);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	if (bind_report(rs, r, merged) != 0 || db_step_done(rs->put) != 0) {
 		log_warnx("%s %s: store report: %s", r->day, r->report_domain,
-		    sqlite3_errmsg(rs->db));
+		    db_errmsg(rs->db));
 		return -1;
 	}
-	if (!existed)
+	if (!existed && db_changes(rs->db) > 0)
 		rs->st.inserted++;
-	else if (sqlite3_changes(rs->db) > 0)
+	else if (!existed)
+		rs->st.kept++;	/* another aggregator stored it meanwhile */
+	else if (db_changes(rs->db) > 0)
 		rs->st.replaced++;
 	else {
 		log_warnx("%s %s: report already handed to the sender; --force "
@@ -146,8 +188,9 @@ reportstore_close(struct reportstore *rs)
 {
 	if (rs == NULL)
 		return;
-	sqlite3_finalize(rs->put);
-	sqlite3_finalize(rs->exists);
+	db_finalize(rs->put);
+	db_finalize(rs->exists);
+	db_finalize(rs->day_exists);
 	buf_free(&rs->json);
 	buf_free(&rs->gz);
 	free(rs);

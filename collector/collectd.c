@@ -9,6 +9,12 @@
  *	flush_interval_ms. -s prints the collector counters stored in the
  *	database and exits; -C prints a sample configuration file.
  *
+ *	database is an SQLite file, or a postgresql:// URI shared by the
+ *	collectors of many MTA hosts. A file that cannot be opened stops the
+ *	start; a PostgreSQL server that cannot be reached does not: the
+ *	collector counts in memory meanwhile, as through any outage, and
+ *	writes when the server is back.
+ *
  *	Signals: TERM/INT read what is queued on the socket, flush, exit 0;
  *	USR1 logs the counters since start; HUP is logged and ignored
  *	(nothing is cached that a reload would change; restart to apply
@@ -34,11 +40,11 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "db.h"
 #include "flusher.h"
 #include "log.h"
 #include "receiver.h"
 #include "sockopen.h"
-#include "store.h"
 
 #define SHUTDOWN_GIVE_UP_MS 10000
 
@@ -56,30 +62,38 @@ usage(void)
 static int
 print_stats(void)
 {
-	const char *path = conf_str("database");
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int rc;
+	struct db *db;
+	struct db_stmt *st;
+	char err[512];
+	int rc, version;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return 1;
-	}
-	sqlite3_busy_timeout(db, (int)conf_int("db_busy_timeout_ms"));
-	if (sqlite3_prepare_v2(db, "SELECT day, name, value FROM collector_stat"
-	    " ORDER BY day, name", -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
+	if (db_open_readonly(conf_str("database"), "outbound",
+	    (long)conf_int("db_busy_timeout_ms"), &db, &version, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tlsrpt-collectd: %s\n", err);
 		return 1;
 	}
 	printf("%-10s %-28s %s\n", "day", "counter", "value");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		printf("%-10s %-28s %lld\n", sqlite3_column_text(st, 0),
-		    sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc == SQLITE_DONE ? 0 : 1;
+	if (version == 0) {
+		/* No collector has written here yet. */
+		db_close(db);
+		return 0;
+	}
+	if (db_prepare(db, "SELECT day, name, value FROM collector_stat"
+	    " ORDER BY day, name", &st) != 0) {
+		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", db_name(db), db_errmsg(db));
+		db_close(db);
+		return 1;
+	}
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *day = db_column_text(st, 0), *name = db_column_text(st, 1);
+
+		printf("%-10s %-28s %lld\n", day ? day : "", name ? name : "",
+		    (long long)db_column_int64(st, 2));
+	}
+	if (rc != DB_DONE)
+		fprintf(stderr, "tlsrpt-collectd: %s: %s\n", db_name(db), db_errmsg(db));
+	db_close(db);
+	return rc == DB_DONE ? 0 : 1;
 }
 
 /* Datagrams the kernel queues on a unix socket: max_dgram_qlen + 1. */
@@ -95,15 +109,6 @@ unix_queue_limit(void)
 		qlen = -1;
 	fclose(fp);
 	return qlen >= 0 ? qlen + 1 : 0;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -128,7 +133,7 @@ block_signals(void)
 
 /* Returns 1 when a stop was asked for. */
 static int
-handle_signals(int sigfd, struct receiver *r)
+handle_signals(int sigfd, struct receivers *rx)
 {
 	struct signalfd_siginfo si;
 	int stop = 0;
@@ -140,7 +145,7 @@ handle_signals(int sigfd, struct receiver *r)
 			stop = 1;
 			break;
 		case SIGUSR1:
-			receiver_log_stats(r);
+			receivers_log_stats(rx);
 			break;
 		case SIGHUP:
 			log_info("SIGHUP: nothing to reload; restart to apply "
@@ -151,40 +156,24 @@ handle_signals(int sigfd, struct receiver *r)
 	return stop;
 }
 
-/*
- * Busy polling: after the queue runs dry, keep reading for a few
- * microseconds before going to sleep. Under dense traffic the receiver
- * then stays on its CPU instead of being woken, possibly on the
- * sender's CPU behind the sender, while the kernel queue (11 datagrams
- * by default) overflows. Sparse traffic costs a few microseconds per
- * datagram. Returns 1 when datagrams came in.
- */
+/* The receiver threads read and count; this one waits for signals. */
 static int
-spin(struct receiver *r, struct tally **cur, struct flusher *f, long us)
-{
-	struct timespec start, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		if (receiver_batch(r, cur, f) > 0)
-			return 1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while ((now.tv_sec - start.tv_sec) * 1000000L +
-	    (now.tv_nsec - start.tv_nsec) / 1000 < us);
-	return 0;
-}
-
-static int
-run(int fd, struct flusher *f, int sigfd, uint64_t seed)
+run(int fd, struct flusher *f, int sigfd, uint64_t seed, int nreceivers,
+    size_t max_keys_each)
 {
 	long qlimit = unix_queue_limit();
-	struct receiver *r = receiver_new(fd,
-	    (size_t)conf_int("collector_max_datagram_bytes"), qlimit);
-	struct tally *cur = tally_new((size_t)conf_int("collector_max_keys"),
-	    4 * (size_t)conf_int("collector_max_datagram_bytes"), seed);
-	long long interval = conf_int("flush_interval_ms");
-	long long next_flush = now_ms() + interval;
-	long busy_poll_us = (long)conf_int("collector_busy_poll_us");
+	struct receiver_opts o = {
+		.fd = fd,
+		.max_datagram_bytes = (size_t)conf_int("collector_max_datagram_bytes"),
+		.queue_limit = qlimit,
+		.max_keys = max_keys_each,
+		.seed = seed,
+		.flush_interval_ms = conf_int("flush_interval_ms"),
+		.busy_poll_us = (long)conf_int("collector_busy_poll_us"),
+	};
+	struct tally *last[RECEIVER_MAX_THREADS] = { NULL };
+	struct receivers *rx;
+	char err[256];
 	int stop = 0, rc;
 
 	/*
@@ -199,31 +188,23 @@ run(int fd, struct flusher *f, int sigfd, uint64_t seed)
 		    "and restart the collector, the socket keeps the value it "
 		    "was created with", qlimit - 1, qlimit);
 
-	for (;;) {
-		int n = receiver_batch(r, &cur, f);
-		long long now = now_ms();
-
-		if (now >= next_flush) {
-			if (!tally_is_empty(cur))
-				(void)flusher_handoff(f, &cur);
-			next_flush = now + interval;
-		}
-		if (n > 0)
-			continue;
-		if (stop)
-			break;	/* socket drained */
-		if (busy_poll_us > 0 && spin(r, &cur, f, busy_poll_us))
-			continue;
-		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
-		int timeout = (int)(next_flush - now);
-		if (poll(pfd, 2, timeout < 0 ? 0 : timeout) < 0 && errno != EINTR)
-			fatal("poll");
-		if (pfd[1].revents & POLLIN)
-			stop = handle_signals(sigfd, r);
+	if ((rx = receivers_start(&o, nreceivers, f, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		(void)flusher_stop(f, NULL, 0, 0);
+		return 1;
 	}
-	receiver_log_stats(r);
-	receiver_free(r);
-	rc = flusher_stop(f, cur, SHUTDOWN_GIVE_UP_MS);
+	while (!stop) {
+		struct pollfd pfd = { sigfd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			fatal("poll");
+		stop = handle_signals(sigfd, rx);
+	}
+	/* Each receiver reads until the socket is empty, then hands back. */
+	receivers_stop(rx, last);
+	receivers_log_stats(rx);
+	receivers_free(rx);
+	rc = flusher_stop(f, last, nreceivers, SHUTDOWN_GIVE_UP_MS);
 	if (rc != 0)
 		log_warnx("stopped with counts that could not be written");
 	else
@@ -237,10 +218,11 @@ main(int argc, char **argv)
 	struct cli cli;
 	struct sockopen_opts so;
 	struct flusher *f;
-	sqlite3 *db;
-	char err[512];
+	struct db *db;
+	char err[512], db_shown[256];
 	uint64_t seed = 0;
-	int ch, want_stats = 0, fd, lock_fd, sigfd, rc;
+	size_t max_keys_each;
+	int ch, want_stats = 0, fd, lock_fd, sigfd, rc, nreceivers;
 
 	cli_init(&cli, "tlsrpt-collectd", argc);
 	while ((ch = getopt(argc, argv, CLI_COMMON_OPTS "sCh")) != -1) {
@@ -257,6 +239,12 @@ main(int argc, char **argv)
 	cli_finish(&cli);
 	if (want_stats)
 		return print_stats();
+	/*
+	 * Over a file-size limit (RLIMIT_FSIZE) a write must fail with EFBIG,
+	 * so that SQLite returns an error and the flusher keeps the counts
+	 * and retries, instead of SIGXFSZ killing the process with them.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 
 	log_init("tlsrpt-collectd", cli.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG);
 	so.path = conf_str("collector_socket");
@@ -278,31 +266,45 @@ main(int argc, char **argv)
 	}
 	cli_drop_privileges("collector_user");
 	/* Open (and migrate) once here so errors reach the terminal. */
-	if (store_open(conf_str("database"), "outbound",
-	    (long)conf_int("db_busy_timeout_ms"), &db, err, sizeof(err)) != 0) {
+	if (db_open(conf_str("database"), "outbound",
+	    (long)conf_int("db_busy_timeout_ms"), &db, err, sizeof(err)) == 0)
+		db_close(db);
+	else if (db_target_is_pg(conf_str("database"))) {
+		/*
+		 * The shared server may be down for a while: an MTA host
+		 * keeps counting meanwhile, as it does through an outage.
+		 */
+		log_warnx("%s; counting in memory and trying again at each "
+		    "flush", err);
+	} else {
 		fprintf(stderr, "tlsrpt-collectd: %s\n", err);
 		sockopen_unlink(so.path, lock_fd);
 		return 1;
 	}
-	store_close(db);
 	/* Before any thread exists: fork keeps only the calling thread. */
 	if (!cli.foreground && daemon(0, 0) != 0)
 		fatal("daemon");
 	sigfd = block_signals();
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	/* collector_max_keys bounds memory: the receivers share it. */
+	nreceivers = (int)conf_int("collector_receivers");
+	max_keys_each = ((size_t)conf_int("collector_max_keys") +
+	    (size_t)nreceivers - 1) / (size_t)nreceivers;
 	f = flusher_start(conf_str("database"), (long)conf_int("db_busy_timeout_ms"),
-	    (long)conf_int("flush_interval_ms"), (size_t)conf_int("collector_max_keys"),
+	    (long)conf_int("flush_interval_ms"), max_keys_each,
 	    4 * (size_t)conf_int("collector_max_datagram_bytes"), seed,
-	    err, sizeof(err));
+	    nreceivers, err, sizeof(err));
 	if (f == NULL) {
 		log_warnx("%s", err);
 		sockopen_unlink(so.path, lock_fd);
 		return 1;
 	}
-	log_info("listening on %s, database %s, flush every %lld ms", so.path,
-	    conf_str("database"), conf_int("flush_interval_ms"));
-	rc = run(fd, f, sigfd, seed);
+	db_safe_name(conf_str("database"), db_shown, sizeof(db_shown));
+	log_info("listening on %s, database %s, flush every %lld ms, %d "
+	    "receiver thread%s", so.path, db_shown,
+	    conf_int("flush_interval_ms"), nreceivers, nreceivers == 1 ? "" : "s");
+	rc = run(fd, f, sigfd, seed, nreceivers, max_keys_each);
 	sockopen_unlink(so.path, lock_fd);
 	cli_free(&cli);
 	return rc;

@@ -16,11 +16,15 @@
  *	reports touch. When one report fails, the batch is rolled back and
  *	each report stored again in a transaction of its own, so that only
  *	the failing one fails; a failing commit fails the whole batch.
- *	The writer's connection checkpoints every CHECKPOINT_PAGES (40 MB of
- *	WAL) instead of SQLite's 1000: pages written again and again (index
- *	interior pages, the last leaf of each table) are then copied to the
- *	database once per checkpoint, not ten times; that was a sixth of the
- *	writer's time.
+ *	A duplicate is no failure (inbound.h), so on PostgreSQL, where
+ *	an error spoils the rest of the transaction, it never costs the
+ *	batch.
+ *
+ *	On SQLite the writer's connection checkpoints every
+ *	CHECKPOINT_PAGES (40 MB of WAL) instead of SQLite's 1000: pages
+ *	written again and again (index interior pages, the last leaf of
+ *	each table) are then copied to the database once per checkpoint,
+ *	not ten times; that was a sixth of the writer's time.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -36,12 +40,13 @@
 #include "log.h"
 #include "mem.h"
 #include "rparse.h"
-#include "store.h"
 
 #define MAX_COUNTERS 64
 #define COUNTER_FLUSH_S 1
 #define MAX_BATCH 256
-#define CHECKPOINT_PAGES 10000
+#define CHECKPOINT_PAGES "10000"	/* text: it goes into a PRAGMA */
+/* A PostgreSQL server's time to answer beyond its lock wait. */
+#define DB_REPLY_MARGIN_MS 30000L
 
 /*
  * Counters are summed in memory and written at most once a second (and
@@ -71,7 +76,7 @@ struct accept_job {
 
 struct acceptor {
 	pthread_mutex_t mu;		/* db */
-	sqlite3 *db;
+	struct db *db;
 	struct accept_limits lim;
 	pthread_mutex_t log_mu;		/* rl: the limiter is not thread-safe */
 	struct ratelimit rl;
@@ -109,10 +114,12 @@ acceptor_open(const struct accept_limits *lim, const char *db_path,
 	struct acceptor *a = xcalloc(1, sizeof(*a));
 	struct ratelimit rl = RATELIMIT_INIT(10, 60);
 
-	if (store_open(db_path, "inbound", busy_timeout_ms, &a->db, err, errlen) != 0) {
+	if (db_open(db_path, "inbound", busy_timeout_ms, &a->db, err, errlen) != 0) {
 		free(a);
 		return NULL;
 	}
+	/* A hung PostgreSQL server must not hold the writer for good. */
+	db_set_timeout_ms(a->db, busy_timeout_ms + DB_REPLY_MARGIN_MS);
 	a->lim = *lim;
 	a->rl = rl;
 	a->q_tail = &a->q_head;
@@ -132,19 +139,37 @@ warn_limited(struct acceptor *a, const char *what, const char *why)
 	pthread_mutex_unlock(&a->log_mu);
 }
 
-/* Under a->mu, inside a transaction: writes what was counted so far. */
+static int
+by_name(const void *x, const void *y)
+{
+	const struct counter *const *a = x, *const *b = y;
+
+	return strcmp((*a)->name, (*b)->name);
+}
+
+/*
+ * Under a->mu, inside a transaction: writes what was counted so far, in
+ * name order, so that processes sharing a PostgreSQL database lock the
+ * counter rows in one order and never deadlock on them.
+ */
 static int
 write_counters(struct acceptor *a)
 {
+	struct counter *order[MAX_COUNTERS];
+	size_t n;
 	int rc = 0;
 
 	pthread_mutex_lock(&a->cnt_mu);
-	for (size_t i = 0; i < a->ncounters; i++)
+	n = a->ncounters;
+	for (size_t i = 0; i < n; i++) {
 		a->counters[i].flushing = a->counters[i].delta;
+		order[i] = &a->counters[i];
+	}
 	pthread_mutex_unlock(&a->cnt_mu);
-	for (size_t i = 0; i < a->ncounters && rc == 0; i++)
-		if (a->counters[i].flushing != 0 &&
-		    inbound_count(a->db, a->counters[i].name, a->counters[i].flushing) != 0)
+	qsort(order, n, sizeof(*order), by_name);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (order[i]->flushing != 0 &&
+		    inbound_count(a->db, order[i]->name, order[i]->flushing) != 0)
 			rc = -1;
 	return rc;
 }
@@ -181,17 +206,17 @@ flush_due(struct acceptor *a)
 static void
 flush_counters(struct acceptor *a)
 {
-	char err[128];
 	int ok;
 
-	if (store_exec(a->db, "BEGIN IMMEDIATE", err, sizeof(err)) != 0) {
-		warn_limited(a, "counters not written yet", err);
+	if (db_begin(a->db) != 0) {
+		warn_limited(a, "counters not written yet", db_errmsg(a->db));
 		return;
 	}
-	ok = write_counters(a) == 0 && store_exec(a->db, "COMMIT", err, sizeof(err)) == 0;
+	ok = write_counters(a) == 0 && (db_commit(a->db) == 0 ||
+	    db_commit_outcome(a->db) == DB_COMMITTED);
 	if (!ok) {
-		warn_limited(a, "counters not written yet", sqlite3_errmsg(a->db));
-		store_rollback(a->db);
+		warn_limited(a, "counters not written yet", db_errmsg(a->db));
+		db_rollback(a->db);
 	}
 	counters_written(a, ok);
 }
@@ -273,20 +298,19 @@ static void
 store_batch(struct acceptor *a, struct accept_job *jobs)
 {
 	struct inbound_meta im;
-	char err[200];
 	int dup, ok;
 
-	if (store_exec(a->db, "BEGIN IMMEDIATE", err, sizeof(err)) != 0) {
+	if (db_begin(a->db) != 0) {
 		for (struct accept_job *j = jobs; j != NULL; j = j->next) {
 			j->result = ACCEPT_FAULT;
-			snprintf(j->why, sizeof(j->why), "%s", err);
+			snprintf(j->why, sizeof(j->why), "%s", db_errmsg(a->db));
 		}
 		return;
 	}
 	for (struct accept_job *j = jobs; j != NULL; j = j->next) {
 		job_meta(j, &im);
 		if (inbound_store_tx(a->db, &j->r, &im, &dup, j->why, sizeof(j->why)) != 0) {
-			store_rollback(a->db);
+			db_rollback(a->db);
 			if (jobs->next != NULL)
 				store_one_by_one(a, jobs);
 			else
@@ -296,15 +320,23 @@ store_batch(struct acceptor *a, struct accept_job *jobs)
 		j->result = dup ? ACCEPT_DUPLICATE : ACCEPT_STORED;
 	}
 	ok = !flush_due(a) || write_counters(a) == 0;
-	if (!ok || store_exec(a->db, "COMMIT", err, sizeof(err)) != 0) {
-		if (ok)
-			warn_limited(a, "batch not stored", err);
-		store_rollback(a->db);
+	/*
+	 * A PostgreSQL connection lost during the COMMIT may have committed
+	 * all the same: then the batch is stored and its counters written.
+	 * While that is not known the reports fail (their senders try again
+	 * and hear "duplicate" if it was stored after all).
+	 */
+	if (ok && db_commit(a->db) != 0 && db_commit_outcome(a->db) != DB_COMMITTED)
+		ok = -1;
+	if (ok != 1) {
+		if (ok == -1)
+			warn_limited(a, "batch not stored", db_errmsg(a->db));
+		db_rollback(a->db);
 		for (struct accept_job *j = jobs; j != NULL; j = j->next)
 			if (j->result != ACCEPT_FAULT) {
 				j->result = ACCEPT_FAULT;
 				snprintf(j->why, sizeof(j->why), "commit failed: %s",
-				    ok ? err : sqlite3_errmsg(a->db));
+				    db_errmsg(a->db));
 			}
 		ok = 0;
 	}
@@ -380,7 +412,7 @@ acceptor_close(struct acceptor *a)
 	pthread_mutex_lock(&a->mu);
 	flush_counters(a);
 	pthread_mutex_unlock(&a->mu);
-	store_close(a->db);
+	db_close(a->db);
 	pthread_cond_destroy(&a->q_cv);
 	pthread_mutex_destroy(&a->q_mu);
 	pthread_mutex_destroy(&a->cnt_mu);
@@ -418,23 +450,35 @@ looks_like_json(const char *p, size_t len)
 	return i < len && p[i] == '{';
 }
 
+/* Parses json; ACCEPT_STORED with *r filled, or the refusal and its counter. */
+static enum accept_result
+parse_json(const struct accept_limits *al, const char *json, size_t len,
+    struct rp_report *r, char *counter, size_t counterlen, char *why, size_t whylen)
+{
+	struct rp_limits lim;
+	int rc;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.max_depth = (size_t)al->max_json_depth;
+	rc = rp_parse(json, len, &lim, r, why, whylen);
+	if (rc == 0)
+		return ACCEPT_STORED;
+	snprintf(counter, counterlen, "rejected_%s", rp_error_name(rc));
+	return rc == RP_TOO_BIG ? ACCEPT_TOO_BIG : ACCEPT_MALFORMED;
+}
+
 /* Parses json; 0 with *r filled, or the refusal (counted). */
 static enum accept_result
 parse(struct acceptor *a, const char *json, size_t len, struct rp_report *r,
     char *why, size_t whylen)
 {
-	struct rp_limits lim;
 	char name[64];
-	int rc;
+	enum accept_result res;
 
-	memset(&lim, 0, sizeof(lim));
-	lim.max_depth = (size_t)a->lim.max_json_depth;
-	rc = rp_parse(json, len, &lim, r, why, whylen);
-	if (rc == 0)
-		return ACCEPT_STORED;
-	snprintf(name, sizeof(name), "rejected_%s", rp_error_name(rc));
-	acceptor_count(a, name);
-	return rc == RP_TOO_BIG ? ACCEPT_TOO_BIG : ACCEPT_MALFORMED;
+	res = parse_json(&a->lim, json, len, r, name, sizeof(name), why, whylen);
+	if (res != ACCEPT_STORED)
+		acceptor_count(a, name);
+	return res;
 }
 
 /* Logging is rate-limited per acceptor; the limiter is not thread-safe. */
@@ -479,52 +523,67 @@ take_text(struct accept_job *j, const char *text, size_t len)
 	return buf_append(&j->json, text, len);
 }
 
+enum accept_result
+accept_decode(const struct accept_limits *lim, const void *body, size_t len,
+    const char *content_type, struct buf *json, struct rp_report *r,
+    char *counter, size_t counterlen, char *why, size_t whylen)
+{
+	snprintf(counter, counterlen, "%s", "");
+	snprintf(why, whylen, "%s", "");
+	if (gz_is_gzip(body, len)) {
+		switch (gz_decompress(body, len, json)) {
+		case GZ_OK:
+			return parse_json(lim, json->data ? json->data : "", json->len,
+			    r, counter, counterlen, why, whylen);
+		case GZ_TOO_BIG:
+			snprintf(why, whylen, "inflates to more than %zu bytes",
+			    lim->max_inflated_bytes);
+			snprintf(counter, counterlen, "rejected_too_big");
+			return ACCEPT_TOO_BIG;
+		default:
+			snprintf(why, whylen, "broken gzip data");
+			snprintf(counter, counterlen, "rejected_bad_gzip");
+			return ACCEPT_MALFORMED;
+		}
+	}
+	if (looks_like_json(body, len)) {
+		/* As it came: the body's own cap applies, not the inflate cap. */
+		buf_free(json);
+		buf_init(json, len);
+		if (buf_append(json, body, len) != 0) {
+			snprintf(why, whylen, "cannot copy the body");
+			return ACCEPT_FAULT;
+		}
+		return parse_json(lim, json->data, json->len, r, counter, counterlen,
+		    why, whylen);
+	}
+	if (!ours(content_type)) {
+		snprintf(why, whylen, "%s is neither gzip nor a JSON object", content_type);
+		snprintf(counter, counterlen, "rejected_unsupported");
+		return ACCEPT_UNSUPPORTED;
+	}
+	snprintf(why, whylen, "body is neither gzip nor a JSON object");
+	snprintf(counter, counterlen, "rejected_not_report");
+	return ACCEPT_MALFORMED;
+}
+
 struct accept_job *
 acceptor_prepare(struct acceptor *a, const void *body, size_t len,
     const char *content_type, const struct accept_meta *m, enum accept_result *res,
     char *why, size_t whylen)
 {
 	struct accept_job *j = job_new(body, len, m);
+	char counter[64];
 	enum accept_result r;
 
-	*why = '\0';
 	acceptor_count(a, "received");
 	buf_init(&j->json, a->lim.max_inflated_bytes);
-	if (gz_is_gzip(body, len)) {
-		switch (gz_decompress(body, len, &j->json)) {
-		case GZ_OK:
-			r = parse(a, j->json.data ? j->json.data : "", j->json.len,
-			    &j->r, why, whylen);
-			break;
-		case GZ_TOO_BIG:
-			snprintf(why, whylen, "inflates to more than %zu bytes",
-			    a->lim.max_inflated_bytes);
-			acceptor_count(a, "rejected_too_big");
-			r = ACCEPT_TOO_BIG;
-			break;
-		default:
-			snprintf(why, whylen, "broken gzip data");
-			acceptor_count(a, "rejected_bad_gzip");
-			r = ACCEPT_MALFORMED;
-		}
-	} else if (looks_like_json(body, len)) {
-		if (take_text(j, body, len) != 0) {
-			snprintf(why, whylen, "cannot copy the body");
-			r = ACCEPT_FAULT;
-		} else {
-			r = parse(a, j->json.data, j->json.len, &j->r, why, whylen);
-		}
-	} else if (!ours(content_type)) {
-		snprintf(why, whylen, "%s is neither gzip nor JSON", content_type);
-		acceptor_count(a, "rejected_unsupported");
-		r = ACCEPT_UNSUPPORTED;
-	} else {
-		snprintf(why, whylen, "body is neither gzip nor JSON");
-		acceptor_count(a, "rejected_not_report");
-		r = ACCEPT_MALFORMED;
-	}
+	r = accept_decode(&a->lim, body, len, content_type, &j->json, &j->r,
+	    counter, sizeof(counter), why, whylen);
 	if (r == ACCEPT_STORED)
 		return j;
+	if (*counter != '\0')
+		acceptor_count(a, counter);
 	note(a, r, m, why);
 	*res = r;
 	job_free(j);
@@ -536,7 +595,10 @@ acceptor_start_writer(struct acceptor *a, char *err, size_t errlen)
 {
 	int rc;
 
-	sqlite3_wal_autocheckpoint(a->db, CHECKPOINT_PAGES);
+	/* No meaning for PostgreSQL, which checkpoints by itself. */
+	if (db_engine(a->db) == DB_SQLITE &&
+	    db_exec(a->db, "PRAGMA wal_autocheckpoint = " CHECKPOINT_PAGES) != 0)
+		log_warnx("%s: wal_autocheckpoint: %s", db_name(a->db), db_errmsg(a->db));
 	if ((rc = pthread_create(&a->writer, NULL, writer, a)) != 0) {
 		snprintf(err, errlen, "cannot start the database writer: %s", strerror(rc));
 		return -1;

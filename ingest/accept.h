@@ -2,7 +2,7 @@
  * NAME
  *	accept - take one received report: sniff, inflate, parse, store
  * SYNOPSIS
- *	struct acceptor *a = acceptor_open(&limits, db_path, err, errlen);
+ *	struct acceptor *a = acceptor_open(&limits, target, busy_ms, err, errlen);
  *	r = acceptor_body(a, body, len, content_type, &meta, why, whylen);
  *	acceptor_close(a);
  * DESCRIPTION
@@ -10,7 +10,8 @@
  *	what they are, not the Content-Type: gzip magic is inflated (with a
  *	cap: a zip bomb costs at most max_inflated bytes), text starting
  *	with '{' is JSON. The JSON is parsed tolerantly (lib/rparse) and
- *	stored with the raw bytes in the inbound database (lib/inbound),
+ *	stored with the raw bytes in the inbound database (lib/inbound;
+ *	target is a SQLite file or a postgresql:// URI, lib/db),
  *	deduplicated on (organization-name, report-id). Every outcome bumps
  *	a counter in ingest_stat. Thread-safe: one database connection
  *	behind a mutex.
@@ -24,6 +25,15 @@
  *	report, from its own thread; acceptor_store() stores a prepared
  *	report at once instead. Both take the job over. acceptor_close()
  *	lets the writer finish the queue first.
+ *
+ *	accept_decode() is the part of acceptor_prepare() that needs no
+ *	database (tests and tests/fuzz call it): it sniffs body, inflates
+ *	gzip into json (json->max is the inflate cap; a JSON body replaces
+ *	json with a copy capped at its own length) and parses the JSON
+ *	into *r. ACCEPT_STORED means *r is filled (rp_free() it); any other
+ *	result leaves *r empty, with the reason in why and the ingest_stat
+ *	counter to bump in counter ("" when none). buf_free(json) after
+ *	either.
  */
 #ifndef TLSRPTD_ACCEPT_H
 #define TLSRPTD_ACCEPT_H
@@ -54,10 +64,12 @@ struct accept_meta {
 
 struct acceptor;
 struct accept_job;
+struct buf;
+struct rp_report;
 typedef void accept_done_fn(void *arg, enum accept_result r, const char *why);
 
 struct acceptor *acceptor_open(const struct accept_limits *lim,
-    const char *db_path, long busy_timeout_ms, char *err, size_t errlen);
+    const char *target, long busy_timeout_ms, char *err, size_t errlen);
 void acceptor_close(struct acceptor *a);
 enum accept_result acceptor_body(struct acceptor *a, const void *body,
     size_t len, const char *content_type, const struct accept_meta *meta,
@@ -80,5 +92,9 @@ void acceptor_flush(struct acceptor *a);
 /* Counts a rejection that never reached acceptor_body (e.g. 413, 405). */
 void acceptor_count(struct acceptor *a, const char *name);
 const char *accept_result_name(enum accept_result r);
+enum accept_result accept_decode(const struct accept_limits *lim,
+    const void *body, size_t len, const char *content_type, struct buf *json,
+    struct rp_report *r, char *counter, size_t counterlen, char *why,
+    size_t whylen);
 
 #endif

@@ -215,12 +215,11 @@ main(int argc, char **argv)
 	/* Before any thread exists: fork keeps only the calling thread. */
 	if (!cli.foreground && daemon(0, 0) != 0)
 		fatal("daemon");
-	if (acceptor_start_writer(a, err, sizeof(err)) != 0) {
+	if (acceptor_start_writer(a, err, sizeof(err)) != 0 ||
+	    (s = http_start(&o, fd, a, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
-		return 1;
-	}
-	if ((s = http_start(&o, fd, a, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+		web_close(dash.web);
+		acceptor_close(a);
 		return 1;
 	}
 	log_info("listening on %s port %u (%s), path %s, database %s",

@@ -19,11 +19,13 @@
 #include "day.h"
 #include "mem.h"
 #include "query_int.h"
-#include "store.h"
+
+/* A PostgreSQL server's time to answer beyond its lock wait. */
+#define REPLY_MARGIN_MS 30000L
 
 struct conn {
 	pthread_mutex_t mu;
-	sqlite3 *db;
+	struct db *db;
 	char *path;
 	const char *set;	/* schema set: "inbound", "outbound" */
 	int need_version;	/* the tables we read exist from this one */
@@ -34,12 +36,15 @@ struct query {
 	long busy_timeout_ms;
 };
 
-/* The filter every inbound list statement applies to report r and policy p. */
+/*
+ * The filter every inbound list statement applies to report r and policy
+ * p. CAST: PostgreSQL cannot tell a parameter's type from IS NULL alone.
+ */
 #define INBOUND_FILTER \
-	" (:domain IS NULL OR p.domain = :domain)" \
-	" AND (:org IS NULL OR r.org = :org)" \
-	" AND (:since IS NULL OR r.day >= :since)" \
-	" AND (:until IS NULL OR r.day <= :until)"
+	" (CAST(:domain AS TEXT) IS NULL OR p.domain = :domain)" \
+	" AND (CAST(:org AS TEXT) IS NULL OR r.org = :org)" \
+	" AND (CAST(:since AS TEXT) IS NULL OR r.day >= :since)" \
+	" AND (CAST(:until AS TEXT) IS NULL OR r.day <= :until)"
 
 static const char SQL_DOMAINS[] =
     "SELECT p.domain AS policy_domain, count(DISTINCT r.id) AS reports,"
@@ -50,27 +55,34 @@ static const char SQL_DOMAINS[] =
     QUERY_RATE("sum(p.successful_sessions)", "sum(p.failed_sessions)")
     " AS success_rate"
     " FROM policy p JOIN report r ON r.id = p.report WHERE" INBOUND_FILTER
-    " GROUP BY p.domain ORDER BY p.domain LIMIT :limit";
+    " GROUP BY p.domain ORDER BY p.domain NULLS FIRST LIMIT :limit";
 
+/*
+ * One row per report and policy domain (the last column), merged into
+ * the report's policy_domains by collect_reports(): the engines share
+ * no aggregate that builds a list. The limit applies to the reports.
+ */
 static const char SQL_REPORTS[] =
     "SELECT r.id AS id, r.org AS organization, r.report_id AS report_id,"
     " r.day AS day, r.start_at AS \"start:time\", r.end_at AS \"end:time\","
     " r.received_at AS \"received:time\", r.source AS source,"
     " r.submitter AS submitter, r.contact AS contact,"
-    " (SELECT json_group_array(d) FROM (SELECT DISTINCT domain AS d FROM"
-    "  policy WHERE report = r.id AND domain IS NOT NULL ORDER BY d))"
-    " AS \"policy_domains:json\", r.policies AS policy_count,"
+    " NULL AS policy_domains, r.policies AS policy_count,"
     " r.successful_sessions AS successful_sessions,"
     " r.failed_sessions AS failed_sessions,"
     QUERY_RATE("r.successful_sessions", "r.failed_sessions") " AS success_rate,"
-    " r.repairs AS repairs"
-    " FROM report r"
-    " WHERE (:domain IS NULL OR EXISTS (SELECT 1 FROM policy p"
-    "  WHERE p.report = r.id AND p.domain = :domain))"
-    " AND (:org IS NULL OR r.org = :org)"
-    " AND (:since IS NULL OR r.day >= :since)"
-    " AND (:until IS NULL OR r.day <= :until)"
-    " ORDER BY r.start_at DESC, r.id DESC LIMIT :limit";
+    " r.repairs AS repairs, d.domain AS policy_domain"
+    " FROM (SELECT r.id, r.org, r.report_id, r.day, r.start_at, r.end_at,"
+    "  r.received_at, r.source, r.submitter, r.contact, r.policies,"
+    "  r.successful_sessions, r.failed_sessions, r.repairs FROM report r"
+    "  WHERE (CAST(:domain AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM policy p"
+    "   WHERE p.report = r.id AND p.domain = :domain))"
+    "  AND (CAST(:org AS TEXT) IS NULL OR r.org = :org)"
+    "  AND (CAST(:since AS TEXT) IS NULL OR r.day >= :since)"
+    "  AND (CAST(:until AS TEXT) IS NULL OR r.day <= :until)"
+    "  ORDER BY r.start_at DESC, r.id DESC LIMIT :limit) r"
+    " LEFT JOIN policy d ON d.report = r.id AND d.domain IS NOT NULL"
+    " ORDER BY r.start_at DESC, r.id DESC, d.domain";
 
 static const char SQL_SUMMARY[] =
     "SELECT p.domain AS policy_domain, r.day AS day, r.org AS organization,"
@@ -81,7 +93,7 @@ static const char SQL_SUMMARY[] =
     " AS success_rate"
     " FROM policy p JOIN report r ON r.id = p.report WHERE" INBOUND_FILTER
     " GROUP BY p.domain, r.day, r.org"
-    " ORDER BY r.day DESC, p.domain, r.org LIMIT :limit";
+    " ORDER BY r.day DESC, p.domain NULLS FIRST, r.org LIMIT :limit";
 
 /* MX names as reporters write them vary in case and a trailing dot. */
 static const char SQL_FAILURES[] =
@@ -94,7 +106,7 @@ static const char SQL_FAILURES[] =
     " JOIN report r ON r.id = p.report WHERE" INBOUND_FILTER
     " GROUP BY f.result_type, lower(rtrim(f.mx_hostname, '.'))"
     " ORDER BY result_type_sessions DESC, result_type, sessions DESC,"
-    " receiving_mx LIMIT :limit";
+    " receiving_mx NULLS FIRST LIMIT :limit";
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -138,67 +150,48 @@ query_close(struct query *q)
 	if (q == NULL)
 		return;
 	for (int i = 0; i < 2; i++) {
-		sqlite3_close(q->side[i].db);
+		db_close(q->side[i].db);
 		free(q->side[i].path);
 		pthread_mutex_destroy(&q->side[i].mu);
 	}
 	free(q);
 }
 
-static int
-schema_version(sqlite3 *db, int *version)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* Read-only: we never create, migrate or lock out a writer. */
 static enum query_rc
 conn_open(struct conn *c, long busy_ms, char *err, size_t errlen)
 {
-	int version = 0, known = store_schema_version(c->set);
+	char why[512];
+	int version = 0;
 
 	if (*c->path == '\0') {
 		errf(err, errlen, "no %s database configured", c->set);
 		return QUERY_UNAVAILABLE;
 	}
-	if (access(c->path, R_OK) != 0) {
+	if (!db_target_is_pg(c->path) && access(c->path, R_OK) != 0) {
 		errf(err, errlen, "%s database %s: %s", c->set, c->path, strerror(errno));
 		return QUERY_UNAVAILABLE;
 	}
-	if (sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_busy_timeout(c->db, (int)busy_ms);
-	if (sqlite3_exec(c->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK ||
-	    schema_version(c->db, &version) != 0)
-		goto fail;
-	if (version < c->need_version || version > known) {
+	if (db_open_readonly(c->path, c->set, busy_ms, &c->db, &version, why,
+	    sizeof(why)) != 0) {
+		errf(err, errlen, "%s database %s", c->set, why);
+		return QUERY_UNAVAILABLE;
+	}
+	/* A hung PostgreSQL server answers 503 in time, not never. */
+	db_set_timeout_ms(c->db, busy_ms + REPLY_MARGIN_MS);
+	if (version < c->need_version) {
 		errf(err, errlen, "%s database %s: schema version %d, this program "
-		    "reads %d to %d", c->set, c->path, version, c->need_version, known);
-		sqlite3_close(c->db);
+		    "reads %d or newer", c->set, db_name(c->db), version,
+		    c->need_version);
+		db_close(c->db);
 		c->db = NULL;
 		return QUERY_UNAVAILABLE;
 	}
 	return QUERY_OK;
-fail:
-	errf(err, errlen, "%s database %s: %s", c->set, c->path,
-	    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-	sqlite3_close(c->db);
-	c->db = NULL;
-	return QUERY_UNAVAILABLE;
 }
 
 enum query_rc
-query_lock(struct query *q, enum query_side side, sqlite3 **db, char *err,
+query_lock(struct query *q, enum query_side side, struct db **db, char *err,
     size_t errlen)
 {
 	struct conn *c = &q->side[side];
@@ -251,6 +244,13 @@ query_filter_check(const struct query_filter *f, char *err, size_t errlen)
 		return QUERY_BAD_FILTER;
 	}
 	return QUERY_OK;
+}
+
+enum query_rc
+query_db_error(struct db *db, char *err, size_t errlen)
+{
+	errf(err, errlen, "%s", db_errmsg(db));
+	return db_errclass(db) == DB_ERR_CONN ? QUERY_UNAVAILABLE : QUERY_FAULT;
 }
 
 long
@@ -333,37 +333,37 @@ text_value(const unsigned char *s, size_t n)
 }
 
 static json_t *
-column_value(sqlite3_stmt *st, int i, const char *kind)
+column_value(struct db_stmt *st, int i, const char *kind)
 {
-	const unsigned char *text;
+	const char *text;
 	json_t *v;
 
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
+	switch (db_column_type(st, i)) {
+	case DB_T_NULL:
 		return json_null();
-	case SQLITE_INTEGER:
+	case DB_T_INTEGER:
 		if (kind != NULL && strcmp(kind, "time") == 0)
-			return query_time(sqlite3_column_int64(st, i));
-		return json_integer(sqlite3_column_int64(st, i));
-	case SQLITE_FLOAT:
-		return json_real(sqlite3_column_double(st, i));
+			return query_time(db_column_int64(st, i));
+		return json_integer(db_column_int64(st, i));
+	case DB_T_FLOAT:
+		return json_real(db_column_double(st, i));
 	default:
-		text = sqlite3_column_text(st, i);
+		text = db_column_text(st, i);
 		if (kind != NULL && strcmp(kind, "json") == 0 &&
-		    (v = json_loads((const char *)text, JSON_DECODE_ANY, NULL)) != NULL)
+		    (v = json_loads(text, JSON_DECODE_ANY, NULL)) != NULL)
 			return v;
-		return text_value(text, (size_t)sqlite3_column_bytes(st, i));
+		return text_value((const unsigned char *)text, db_column_bytes(st, i));
 	}
 }
 
 json_t *
-query_row(sqlite3_stmt *st)
+query_row_n(struct db_stmt *st, int ncols)
 {
 	json_t *row = json_object();
 	char key[64];
 
-	for (int i = 0; row != NULL && i < sqlite3_column_count(st); i++) {
-		const char *name = sqlite3_column_name(st, i);
+	for (int i = 0; row != NULL && i < ncols; i++) {
+		const char *name = db_column_name(st, i);
 		char *colon;
 
 		snprintf(key, sizeof(key), "%s", name ? name : "?");
@@ -377,63 +377,118 @@ query_row(sqlite3_stmt *st)
 	return row;
 }
 
-static void
-bind_opt(sqlite3_stmt *st, const char *name, const char *value)
+json_t *
+query_row(struct db_stmt *st)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	return query_row_n(st, db_column_count(st));
+}
+
+static void
+bind_opt(struct db_stmt *st, const char *name, const char *value)
+{
+	int i = db_param_index(st, name);
 
 	if (i > 0 && value != NULL && *value != '\0')
-		sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT);
+		(void)db_bind_text(st, i, value, -1);
 }
 
 enum query_rc
-query_prepare(sqlite3 *db, const char *sql, const struct query_filter *f,
-    long limit, sqlite3_stmt **st, char *err, size_t errlen)
+query_prepare(struct db *db, const char *sql, const struct query_filter *f,
+    long limit, struct db_stmt **st, char *err, size_t errlen)
 {
 	int i;
 
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-		errf(err, errlen, "%s", sqlite3_errmsg(db));
-		return QUERY_FAULT;
-	}
+	if (db_prepare(db, sql, st) != 0)
+		return query_db_error(db, err, errlen);
 	if (f != NULL) {
 		bind_opt(*st, ":domain", f->domain);
 		bind_opt(*st, ":org", f->org);
 		bind_opt(*st, ":since", f->since);
 		bind_opt(*st, ":until", f->until);
 	}
-	if ((i = sqlite3_bind_parameter_index(*st, ":limit")) > 0)
-		sqlite3_bind_int64(*st, i, limit);
+	if ((i = db_param_index(*st, ":limit")) > 0)
+		(void)db_bind_int64(*st, i, limit);
 	return QUERY_OK;
 }
 
 enum query_rc
-query_collect(sqlite3 *db, sqlite3_stmt *st, json_t *rows, char *err,
+query_collect(struct db *db, struct db_stmt *st, json_t *rows, char *err,
     size_t errlen)
 {
-	int rc;
+	int rc, nomem = 0;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		if (json_array_append_new(rows, query_row(st)) != 0) {
-			rc = SQLITE_NOMEM;
+			nomem = 1;
 			break;
 		}
-	if (rc != SQLITE_DONE)
-		errf(err, errlen, "%s", rc == SQLITE_NOMEM ? "out of memory" :
-		    sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? QUERY_OK : QUERY_FAULT;
+	db_finalize(st);
+	if (nomem) {
+		errf(err, errlen, "out of memory");
+		return QUERY_FAULT;
+	}
+	return rc == DB_DONE ? QUERY_OK : query_db_error(db, err, errlen);
 }
 
+/*
+ * SQL_REPORTS: consecutive rows of one report become one object whose
+ * policy_domains lists the last column's values (sorted, once each).
+ */
+static enum query_rc
+collect_reports(struct db *db, struct db_stmt *st, json_t *rows, char *err,
+    size_t errlen)
+{
+	json_t *row = NULL, *domains = NULL;
+	int64_t last_id = 0;
+	int rc = DB_ERROR, nomem = 0, last;
+
+	while (!nomem && (rc = db_step(st)) == DB_ROW) {
+		const char *d, *prev;
+		size_t n;
+
+		last = db_column_count(st) - 1;
+		if (row == NULL || db_column_int64(st, 0) != last_id) {
+			last_id = db_column_int64(st, 0);
+			row = query_row_n(st, last);
+			domains = json_array();
+			if (row == NULL || domains == NULL ||
+			    json_object_set_new(row, "policy_domains", domains) != 0 ||
+			    json_array_append_new(rows, row) != 0) {
+				nomem = 1;
+				break;
+			}
+		}
+		if ((d = db_column_text(st, last)) == NULL)
+			continue;
+		n = json_array_size(domains);
+		prev = n ? json_string_value(json_array_get(domains, n - 1)) : NULL;
+		if (prev != NULL && strcmp(prev, d) == 0)
+			continue;
+		if (json_array_append_new(domains, text_value((const unsigned char *)d,
+		    db_column_bytes(st, last))) != 0)
+			nomem = 1;
+	}
+	db_finalize(st);
+	if (nomem) {
+		errf(err, errlen, "out of memory");
+		return QUERY_FAULT;
+	}
+	return rc == DB_DONE ? QUERY_OK : query_db_error(db, err, errlen);
+}
+
+typedef enum query_rc collect_fn(struct db *, struct db_stmt *, json_t *,
+    char *, size_t);
+
 /* One row more than the limit is asked for: it says "truncated". */
-enum query_rc
-query_list(struct query *q, enum query_side side, const char *sql,
-    const struct query_filter *f, json_t **out, char *err, size_t errlen)
+static enum query_rc
+list_rows(struct query *q, enum query_side side, const char *sql,
+    collect_fn *collect, const struct query_filter *f, json_t **out, char *err,
+    size_t errlen)
 {
 	long limit = query_limit(f);
 	json_t *rows;
-	sqlite3_stmt *st;
-	sqlite3 *db;
+	struct db_stmt *st;
+	struct db *db;
 	enum query_rc rc;
 	int truncated;
 
@@ -444,7 +499,7 @@ query_list(struct query *q, enum query_side side, const char *sql,
 	rows = json_array();
 	rc = query_prepare(db, sql, f, limit + 1, &st, err, errlen);
 	if (rc == QUERY_OK)
-		rc = query_collect(db, st, rows, err, errlen);
+		rc = collect(db, st, rows, err, errlen);
 	query_unlock(q, side);
 	if (rc != QUERY_OK) {
 		json_decref(rows);
@@ -458,6 +513,13 @@ query_list(struct query *q, enum query_side side, const char *sql,
 }
 
 enum query_rc
+query_list(struct query *q, enum query_side side, const char *sql,
+    const struct query_filter *f, json_t **out, char *err, size_t errlen)
+{
+	return list_rows(q, side, sql, query_collect, f, out, err, errlen);
+}
+
+enum query_rc
 query_domains(struct query *q, const struct query_filter *f, json_t **out,
     char *err, size_t errlen)
 {
@@ -468,7 +530,8 @@ enum query_rc
 query_reports(struct query *q, const struct query_filter *f, json_t **out,
     char *err, size_t errlen)
 {
-	return query_list(q, QUERY_INBOUND, SQL_REPORTS, f, out, err, errlen);
+	return list_rows(q, QUERY_INBOUND, SQL_REPORTS, collect_reports, f, out,
+	    err, errlen);
 }
 
 enum query_rc

@@ -17,8 +17,9 @@
  *	the policies of a report, so a reporter that counts the same
  *	sessions under sts and tlsa (Microsoft) is counted twice.
  *
- *	The databases are opened read-only (SQLITE_OPEN_READONLY and
- *	PRAGMA query_only) on first use, and again on every later call
+ *	A database is a SQLite file or a postgresql:// URI (lib/db). The
+ *	databases are opened read-only (db_open_readonly(): never created
+ *	or migrated here) on first use, and again on every later call
  *	while they cannot be: the outbound database may appear after the
  *	daemon starts. "" as a path means not configured. Each connection
  *	is used under its own mutex, so one handle serves many threads.
@@ -57,8 +58,8 @@ enum query_rc {
 	QUERY_OK,
 	QUERY_BAD_FILTER,	/* 400 */
 	QUERY_NOT_FOUND,	/* 404 */
-	QUERY_UNAVAILABLE,	/* database missing or not ours: 503 */
-	QUERY_FAULT,		/* SQLite error: 500 */
+	QUERY_UNAVAILABLE,	/* database missing, not ours, server gone: 503 */
+	QUERY_FAULT,		/* database error: 500 */
 };
 
 struct query_filter {

@@ -12,8 +12,7 @@
 #ifndef TLSRPTD_QUERY_INT_H
 #define TLSRPTD_QUERY_INT_H
 
-#include <sqlite3.h>
-
+#include "db.h"
 #include "query.h"
 
 enum query_side {
@@ -21,27 +20,39 @@ enum query_side {
 	QUERY_OUTBOUND,
 };
 
-/* CASE expression for success_rate over two sum expressions. */
+/*
+ * CASE expression for success_rate over two sum expressions. DOUBLE
+ * PRECISION: REAL is a 4-byte float on PostgreSQL (SQLite reads any type
+ * name with DOUB as its 8-byte REAL).
+ */
 #define QUERY_RATE(ok, failed) \
-	" CASE WHEN " ok " + " failed " > 0 THEN CAST(" ok " AS REAL) / (" \
-	ok " + " failed ") END"
+	" CASE WHEN " ok " + " failed " > 0 THEN CAST(" ok " AS DOUBLE PRECISION)" \
+	" / CAST(" ok " + " failed " AS DOUBLE PRECISION) END"
 
-enum query_rc query_lock(struct query *q, enum query_side side, sqlite3 **db,
+enum query_rc query_lock(struct query *q, enum query_side side, struct db **db,
     char *err, size_t errlen) __attribute__((warn_unused_result));
 void query_unlock(struct query *q, enum query_side side);
 
 /* One result row as an object; NULL only when out of memory. */
-json_t *query_row(sqlite3_stmt *st);
-enum query_rc query_prepare(sqlite3 *db, const char *sql,
-    const struct query_filter *f, long limit, sqlite3_stmt **st, char *err,
+json_t *query_row(struct db_stmt *st);
+/* The same with the first ncols columns only. */
+json_t *query_row_n(struct db_stmt *st, int ncols);
+enum query_rc query_prepare(struct db *db, const char *sql,
+    const struct query_filter *f, long limit, struct db_stmt **st, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 /* Steps st to the end: every row appended to rows; finalizes st. */
-enum query_rc query_collect(sqlite3 *db, sqlite3_stmt *st, json_t *rows,
+enum query_rc query_collect(struct db *db, struct db_stmt *st, json_t *rows,
     char *err, size_t errlen) __attribute__((warn_unused_result));
 /* A whole list query: {"rows": [...], "truncated": bool}. */
 enum query_rc query_list(struct query *q, enum query_side side,
     const char *sql, const struct query_filter *f, json_t **out, char *err,
     size_t errlen) __attribute__((warn_unused_result));
+/*
+ * The error of db's last statement in err: QUERY_UNAVAILABLE when the
+ * connection to the server is lost (a PostgreSQL restart: the next call
+ * connects again), else QUERY_FAULT.
+ */
+enum query_rc query_db_error(struct db *db, char *err, size_t errlen);
 long query_limit(const struct query_filter *f);
 json_t *query_time(long long unix_seconds);
 

@@ -21,9 +21,9 @@ static const char SQL_OUT_REPORTS[] =
     QUERY_RATE("successful_sessions", "failed_sessions") " AS success_rate,"
     " merged_details, created_at AS \"created:time\", plan_attempts,"
     " plan_error FROM report"
-    " WHERE (:domain IS NULL OR report_domain = :domain)"
-    " AND (:since IS NULL OR day >= :since)"
-    " AND (:until IS NULL OR day <= :until)"
+    " WHERE (CAST(:domain AS TEXT) IS NULL OR report_domain = :domain)"
+    " AND (CAST(:since AS TEXT) IS NULL OR day >= :since)"
+    " AND (CAST(:until AS TEXT) IS NULL OR day <= :until)"
     " ORDER BY day DESC, report_domain, id LIMIT :limit";
 
 /* next_attempt means something only while a delivery can still happen. */
@@ -67,8 +67,8 @@ static const char SQL_SERIES_SESSIONS[] =
     " r.org AS organization, sum(p.successful_sessions) AS successful,"
     " sum(p.failed_sessions) AS failed, count(*) OVER () AS groups"
     " FROM policy p JOIN report r ON r.id = p.report GROUP BY 1, 2"
-    " ORDER BY sum(p.successful_sessions) + sum(p.failed_sessions) DESC"
-    " LIMIT :limit) ORDER BY policy_domain, organization";
+    " ORDER BY sum(p.successful_sessions) + sum(p.failed_sessions) DESC, 1, 2"
+    " LIMIT :limit) s ORDER BY policy_domain, organization";
 
 static const char SQL_SERIES_FAILURES[] =
     "SELECT * FROM (SELECT coalesce(p.domain, '') AS policy_domain,"
@@ -76,13 +76,13 @@ static const char SQL_SERIES_FAILURES[] =
     " sum(f.count) AS sessions, count(*) OVER () AS groups"
     " FROM failure f JOIN policy p ON p.id = f.policy"
     " JOIN report r ON r.id = p.report GROUP BY 1, 2, 3"
-    " ORDER BY sum(f.count) DESC LIMIT :limit)"
+    " ORDER BY sum(f.count) DESC, 1, 2, 3 LIMIT :limit) s"
     " ORDER BY policy_domain, organization, result_type";
 
 static const char SQL_SERIES_ORGS[] =
     "SELECT * FROM (SELECT org AS organization, count(*) AS reports,"
     " max(received_at) AS last_received, count(*) OVER () AS groups"
-    " FROM report GROUP BY org ORDER BY count(*) DESC LIMIT :limit)"
+    " FROM report GROUP BY org ORDER BY count(*) DESC, org LIMIT :limit) s"
     " ORDER BY organization";
 
 static const char *const report_states[] = {
@@ -106,35 +106,38 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static enum query_rc
-step_fail(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+step_fail(struct db *db, struct db_stmt *st, char *err, size_t errlen)
 {
-	errf(err, errlen, "%s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return QUERY_FAULT;
+	enum query_rc rc = query_db_error(db, err, errlen);
+
+	db_finalize(st);
+	return rc;
 }
 
 /* Adds the deliveries of every report row; the statement is reused. */
 static enum query_rc
-add_deliveries(sqlite3 *db, json_t *reports, char *err, size_t errlen)
+add_deliveries(struct db *db, json_t *reports, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	json_t *r, *list;
+	enum query_rc qrc;
 	size_t i;
 	int rc;
 
-	if (query_prepare(db, SQL_OUT_DELIVERIES, NULL, 0, &st, err, errlen) != QUERY_OK)
-		return QUERY_FAULT;
+	qrc = query_prepare(db, SQL_OUT_DELIVERIES, NULL, 0, &st, err, errlen);
+	if (qrc != QUERY_OK)
+		return qrc;
 	json_array_foreach(reports, i, r) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(r, "id")));
+		db_reset(st);
+		(void)db_bind_int64(st, 1, json_integer_value(json_object_get(r, "id")));
 		list = json_array();
 		json_object_set_new(r, "deliveries", list);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		while ((rc = db_step(st)) == DB_ROW)
 			json_array_append_new(list, query_row(st));
-		if (rc != SQLITE_DONE)
+		if (rc != DB_DONE)
 			return step_fail(db, st, err, errlen);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return QUERY_OK;
 }
 
@@ -143,8 +146,8 @@ query_outbound(struct query *q, const struct query_filter *f, json_t **out,
     char *err, size_t errlen)
 {
 	long limit = query_limit(f);
-	sqlite3_stmt *st;
-	sqlite3 *db;
+	struct db_stmt *st;
+	struct db *db;
 	json_t *rows;
 	enum query_rc rc;
 	int truncated = 0;
@@ -172,34 +175,35 @@ query_outbound(struct query *q, const struct query_filter *f, json_t **out,
 
 /* First row of a one-row statement as an object, or "name -> value" pairs. */
 static enum query_rc
-fetch(sqlite3 *db, const char *sql, const char *day, int pairs, json_t *into,
+fetch(struct db *db, const char *sql, const char *day, int pairs, json_t *into,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
+	enum query_rc qrc;
 	int rc, i;
 
-	if (query_prepare(db, sql, NULL, 0, &st, err, errlen) != QUERY_OK)
-		return QUERY_FAULT;
-	if ((i = sqlite3_bind_parameter_index(st, ":day")) > 0)
-		sqlite3_bind_text(st, i, day, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((qrc = query_prepare(db, sql, NULL, 0, &st, err, errlen)) != QUERY_OK)
+		return qrc;
+	if ((i = db_param_index(st, ":day")) > 0)
+		(void)db_bind_text(st, i, day, -1);
+	while ((rc = db_step(st)) == DB_ROW) {
 		json_t *row;
 
 		if (pairs) {
-			const char *name = (const char *)sqlite3_column_text(st, 0);
+			const char *name = db_column_text(st, 0);
 
 			if (name != NULL)
 				json_object_set_new(into, name,
-				    json_integer(sqlite3_column_int64(st, 1)));
+				    json_integer(db_column_int64(st, 1)));
 			continue;
 		}
 		row = query_row(st);
 		json_object_update(into, row);
 		json_decref(row);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return step_fail(db, st, err, errlen);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return QUERY_OK;
 }
 
@@ -213,25 +217,36 @@ zero_states(const char *const *names)
 	return o;
 }
 
+/* A side that cannot be read is a state to show, not an error. */
+static enum query_rc
+unavailable(json_t *into, const char *why)
+{
+	json_object_clear(into);
+	json_object_set_new(into, "available", json_false());
+	json_object_set_new(into, "reason", json_string(why));
+	return QUERY_OK;
+}
+
 static enum query_rc
 inbound_status(struct query *q, json_t *into, char *err, size_t errlen)
 {
-	json_t *stat = json_object();
-	sqlite3 *db;
+	json_t *stat;
+	struct db *db;
 	enum query_rc rc;
 	char why[512];
 
-	if (query_lock(q, QUERY_INBOUND, &db, why, sizeof(why)) != QUERY_OK) {
-		json_decref(stat);
-		json_object_set_new(into, "available", json_false());
-		json_object_set_new(into, "reason", json_string(why));
-		return QUERY_OK;
-	}
+	if (query_lock(q, QUERY_INBOUND, &db, why, sizeof(why)) != QUERY_OK)
+		return unavailable(into, why);
+	stat = json_object();
 	json_object_set_new(into, "available", json_true());
 	json_object_set_new(into, "ingest", stat);
-	if ((rc = fetch(db, SQL_IN_TOTALS, NULL, 0, into, err, errlen)) == QUERY_OK)
-		rc = fetch(db, SQL_IN_STAT, NULL, 1, stat, err, errlen);
+	if ((rc = fetch(db, SQL_IN_TOTALS, NULL, 0, into, why, sizeof(why))) == QUERY_OK)
+		rc = fetch(db, SQL_IN_STAT, NULL, 1, stat, why, sizeof(why));
 	query_unlock(q, QUERY_INBOUND);
+	if (rc == QUERY_UNAVAILABLE)
+		return unavailable(into, why);
+	if (rc != QUERY_OK)
+		errf(err, errlen, "%s", why);
 	return rc;
 }
 
@@ -243,29 +258,30 @@ outbound_status(struct query *q, json_t *into, char *err, size_t errlen)
 	json_t *collector = json_object(), *counters = json_object();
 	char day[DAY_LEN], why[512];
 	enum query_rc rc;
-	sqlite3 *db;
+	struct db *db;
 
 	json_object_set_new(into, "reports", reports);
 	json_object_set_new(into, "deliveries", deliveries);
 	json_object_set_new(into, "collector", collector);
 	json_object_set_new(collector, "counters", counters);
-	if (query_lock(q, QUERY_OUTBOUND, &db, why, sizeof(why)) != QUERY_OK) {
-		json_object_clear(into);
-		json_object_set_new(into, "available", json_false());
-		json_object_set_new(into, "reason", json_string(why));
-		return QUERY_OK;
-	}
+	if (query_lock(q, QUERY_OUTBOUND, &db, why, sizeof(why)) != QUERY_OK)
+		return unavailable(into, why);
 	json_object_set_new(into, "available", json_true());
 	day_format(time(NULL), day);
 	json_object_set_new(collector, "day", json_string(day));
-	rc = fetch(db, SQL_OUT_STATES, NULL, 1, reports, err, errlen);
+	rc = fetch(db, SQL_OUT_STATES, NULL, 1, reports, why, sizeof(why));
 	if (rc == QUERY_OK)
-		rc = fetch(db, SQL_DELIVERY_STATES, NULL, 1, deliveries, err, errlen);
+		rc = fetch(db, SQL_DELIVERY_STATES, NULL, 1, deliveries, why,
+		    sizeof(why));
 	if (rc == QUERY_OK)
-		rc = fetch(db, SQL_COLLECTOR_DAY, day, 1, counters, err, errlen);
+		rc = fetch(db, SQL_COLLECTOR_DAY, day, 1, counters, why, sizeof(why));
 	if (rc == QUERY_OK)
-		rc = fetch(db, SQL_COUNTERS_DAY, day, 0, collector, err, errlen);
+		rc = fetch(db, SQL_COUNTERS_DAY, day, 0, collector, why, sizeof(why));
 	query_unlock(q, QUERY_OUTBOUND);
+	if (rc == QUERY_UNAVAILABLE)
+		return unavailable(into, why);
+	if (rc != QUERY_OK)
+		errf(err, errlen, "%s", why);
 	return rc;
 }
 
@@ -287,10 +303,10 @@ query_status(struct query *q, json_t **out, char *err, size_t errlen)
 
 /* {"rows": [...], "dropped": n}; the groups column becomes dropped. */
 static enum query_rc
-series(sqlite3 *db, const char *sql, json_t **out, char *err, size_t errlen)
+series(struct db *db, const char *sql, json_t **out, char *err, size_t errlen)
 {
 	json_t *rows = json_array(), *row;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	json_int_t groups = 0;
 	enum query_rc rc;
 	size_t i;
@@ -316,7 +332,7 @@ enum query_rc
 query_series(struct query *q, json_t **out, char *err, size_t errlen)
 {
 	json_t *sessions = NULL, *failures = NULL, *orgs = NULL;
-	sqlite3 *db;
+	struct db *db;
 	enum query_rc rc;
 
 	*out = NULL;

@@ -55,16 +55,16 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* All rows of a statement bound to one :id. */
 static enum query_rc
-rows_by_id(sqlite3 *db, const char *sql, long long id, json_t **rows,
+rows_by_id(struct db *db, const char *sql, long long id, json_t **rows,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum query_rc rc;
 
 	*rows = json_array();
 	if ((rc = query_prepare(db, sql, NULL, 0, &st, err, errlen)) != QUERY_OK)
 		return rc;
-	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
+	(void)db_bind_int64(st, db_param_index(st, ":id"), id);
 	return query_collect(db, st, *rows, err, errlen);
 }
 
@@ -94,7 +94,7 @@ query_report(struct query *q, long long id, json_t **out, char *err,
     size_t errlen)
 {
 	json_t *meta = NULL, *policies = NULL, *failures = NULL;
-	sqlite3 *db;
+	struct db *db;
 	enum query_rc rc;
 
 	*out = NULL;
@@ -125,8 +125,8 @@ enum query_rc
 query_report_raw(struct query *q, long long id, char **out, size_t *len,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	sqlite3 *db;
+	struct db_stmt *st;
+	struct db *db;
 	enum query_rc rc;
 	int step;
 
@@ -139,21 +139,22 @@ query_report_raw(struct query *q, long long id, char **out, size_t *len,
 		query_unlock(q, QUERY_INBOUND);
 		return rc;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		*len = (size_t)sqlite3_column_bytes(st, 0);
+	(void)db_bind_int64(st, 1, id);
+	if ((step = db_step(st)) == DB_ROW) {
+		const void *text = db_column_blob(st, 0);
+
+		*len = db_column_bytes(st, 0);
 		*out = xmalloc(*len + 1);
 		if (*len > 0)
-			memcpy(*out, sqlite3_column_blob(st, 0), *len);
+			memcpy(*out, text, *len);
 		(*out)[*len] = '\0';
-	} else if (step == SQLITE_DONE) {
+	} else if (step == DB_DONE) {
 		errf(err, errlen, "no report %lld", id);
 		rc = QUERY_NOT_FOUND;
 	} else {
-		errf(err, errlen, "%s", sqlite3_errmsg(db));
-		rc = QUERY_FAULT;
+		rc = query_db_error(db, err, errlen);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	query_unlock(q, QUERY_INBOUND);
 	return rc;
 }

@@ -39,6 +39,8 @@ const struct conf_key conf_keys[] = {
 	  "distinct aggregation keys held in memory between flushes" },
 	{ "collector_busy_poll_us", CONF_INT, "0", 0, 100000,
 	  "keep reading this long after the queue runs dry before sleeping (dense traffic, small queues)" },
+	{ "collector_receivers", CONF_INT, "1", 1, 8,
+	  "threads reading the collector socket, each with its own table: one drains the queue while another waits for a CPU" },
 	{ "flush_interval_ms", CONF_INT, "1000", 10, DAY_MS,
 	  "how often the collector writes its counters in one transaction" },
 	{ "organization_name", CONF_STR, "", 0, 0,

@@ -13,6 +13,7 @@
 
 #include "db_int.h"
 #include "mem.h"
+#include "store.h"
 
 int
 db_target_is_pg(const char *target)
@@ -21,25 +22,51 @@ db_target_is_pg(const char *target)
 	    strncmp(target, "postgres://", 11) == 0;
 }
 
-/* Drop user:password@ from a URI so that messages never show a password. */
+/*
+ * A URI without its password, for messages: the user:password@ part and
+ * any password= parameter. libpq takes the credentials up to the first
+ * '@' before a '/'; a password with an unescaped '/', '?' or '@' would
+ * fool a strict parser, so everything from the first ':' after the
+ * scheme up to the last '@' is hidden (too much, at worst, when an '@'
+ * appears later in the URI).
+ */
+void
+db_safe_name(const char *target, char *out, size_t n)
+{
+	const char *scheme = strstr(target, "://"), *auth, *at, *colon, *p;
+	size_t o = 0;
+
+	if (n == 0)
+		return;
+	if (scheme == NULL) {
+		snprintf(out, n, "%s", target);
+		return;
+	}
+	auth = scheme + 3;
+	at = strrchr(auth, '@');
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	p = target;
+	if (colon != NULL) {
+		o = (size_t)snprintf(out, n, "%.*s:***", (int)(colon - target), target);
+		p = at;
+	}
+	while (*p && o + 1 < n) {
+		out[o++] = *p;
+		if ((*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
+			o += (size_t)snprintf(out + o, n - o, "password=***");
+			p += 10;
+			p += strcspn(p, "&");
+			continue;
+		}
+		p++;
+	}
+	out[o < n ? o : n - 1] = '\0';
+}
+
 static void
 set_name(struct db *db, const char *target)
 {
-	const char *scheme = strstr(target, "://"), *at, *end;
-
-	if (scheme == NULL) {
-		snprintf(db->name, sizeof(db->name), "%s", target);
-		return;
-	}
-	end = scheme + 3 + strcspn(scheme + 3, "/?");
-	at = memchr(scheme + 3, '@', (size_t)(end - (scheme + 3)));
-	if (at == NULL || memchr(scheme + 3, ':', (size_t)(at - (scheme + 3))) == NULL) {
-		snprintf(db->name, sizeof(db->name), "%s", target);
-		return;
-	}
-	snprintf(db->name, sizeof(db->name), "%.*s%.*s:***%s",
-	    (int)(scheme + 3 - target), target,
-	    (int)strcspn(scheme + 3, ":"), scheme + 3, at);
+	db_safe_name(target, db->name, sizeof(db->name));
 }
 
 void
@@ -54,6 +81,14 @@ db_seterr(struct db *db, enum db_errclass cls, const char *fmt, ...)
 	n = strlen(db->errmsg);
 	while (n > 0 && (db->errmsg[n - 1] == '\n' || db->errmsg[n - 1] == ' '))
 		db->errmsg[--n] = '\0';
+	/* One line for the log: libpq adds "\n\tIs the server running...". */
+	for (size_t i = 0, o = 0; i <= n; i++) {
+		char c = db->errmsg[i] == '\n' || db->errmsg[i] == '\t' ? ' ' :
+		    db->errmsg[i];
+
+		if (c != ' ' || o == 0 || db->errmsg[o - 1] != ' ')
+			db->errmsg[o++] = c;
+	}
 	db->errclass = cls;
 }
 
@@ -81,11 +116,49 @@ db_open(const char *target, const char *set, long busy_timeout_ms,
 	return 0;
 }
 
+int
+db_open_readonly(const char *target, const char *set, long busy_timeout_ms,
+    struct db **out, int *version, char *err, size_t errlen)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	char known_set[64];
+	int rc, known;
+
+	*out = NULL;
+	*version = 0;
+	set_name(db, target);
+	if (db_target_is_pg(target)) {
+		db->engine = DB_POSTGRESQL;
+		rc = db_pg_open_readonly(target, set, busy_timeout_ms, db, version,
+		    err, errlen);
+	} else {
+		db->engine = DB_SQLITE;
+		rc = db_sqlite_open_readonly(target, busy_timeout_ms, db, version,
+		    err, errlen);
+	}
+	if (rc != 0) {
+		free(db);
+		return -1;
+	}
+	snprintf(known_set, sizeof(known_set), "%s%s",
+	    db->engine == DB_POSTGRESQL ? "pg-" : "", set);
+	if ((known = store_schema_version(known_set)) == 0 || *version > known) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this "
+		    "program knows (%d)", db->name, *version, known);
+		db_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
 void
 db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	/* Closing the connection frees the server's statements. */
+	db->closing = 1;
 	while (db->stmts != NULL)
 		db_finalize(db->stmts);
 	db->ops->close(db);
@@ -120,6 +193,21 @@ int64_t
 db_changes(const struct db *db)
 {
 	return db->changes;
+}
+
+void
+db_set_timeout_ms(struct db *db, long timeout_ms)
+{
+	if (db->engine == DB_POSTGRESQL)
+		db_pg_set_timeout_ms(db, timeout_ms);
+}
+
+enum db_commit_outcome
+db_commit_outcome(struct db *db)
+{
+	if (db->engine == DB_POSTGRESQL)
+		return db_pg_commit_outcome(db);
+	return DB_NOT_COMMITTED;
 }
 
 int
@@ -229,6 +317,12 @@ int
 db_stmt_busy(const struct db_stmt *st)
 {
 	return st->busy;
+}
+
+struct db_stmt *
+db_next_stmt(struct db *db, struct db_stmt *st)
+{
+	return st == NULL ? db->stmts : st->next;
 }
 
 int
@@ -343,4 +437,73 @@ size_t
 db_column_bytes(struct db_stmt *st, int col)
 {
 	return st->db->ops->column_bytes(st, col);
+}
+
+int
+db_begin_read(struct db *db)
+{
+	return db_exec(db, db->engine == DB_POSTGRESQL ?
+	    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
+}
+
+/*
+ * Two-key advisory locks (8460, hash of name), apart from the one-key
+ * migration lock of db_pg.c. pg_locks is asked first so that calling
+ * again while holding the lock does not stack it.
+ */
+static const char SQL_TRY_LOCK[] =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+    " AND pid = pg_backend_pid() AND granted AND classid = 8460"
+    " AND objid = CAST(?1 AS oid) AND objsubid = 2) THEN 1"
+    " WHEN pg_try_advisory_lock(8460, CAST(?1 AS integer)) THEN 1 ELSE 0 END";
+
+static int64_t
+lock_key(const char *name)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *p = name; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619u;
+	}
+	return (int64_t)(h & 0x7fffffff);
+}
+
+int
+db_try_lock(struct db *db, const char *name)
+{
+	struct db_stmt *st;
+	int rc;
+
+	if (db->engine != DB_POSTGRESQL)
+		return 0;
+	if (db_prepare(db, SQL_TRY_LOCK, &st) != 0)
+		return -1;
+	rc = db_bind_int64(st, 1, lock_key(name));
+	if (rc == 0)
+		rc = db_step(st) == DB_ROW ? !db_column_int(st, 0) : -1;
+	/* A connection the server closed meanwhile: once more on a new one. */
+	if (rc < 0 && db_errclass(db) == DB_ERR_CONN && !db_in_transaction(db)) {
+		db_reset(st);
+		rc = db_step(st) == DB_ROW ? !db_column_int(st, 0) : -1;
+	}
+	db_finalize(st);
+	return rc;
+}
+
+int
+db_unlock(struct db *db, const char *name)
+{
+	struct db_stmt *st;
+	int rc;
+
+	if (db->engine != DB_POSTGRESQL)
+		return 0;
+	if (db_prepare(db, "SELECT pg_advisory_unlock(8460, CAST(?1 AS integer))", &st) != 0)
+		return -1;
+	rc = db_bind_int64(st, 1, lock_key(name));
+	if (rc == 0)
+		rc = db_step(st) == DB_ROW ? 0 : -1;
+	db_finalize(st);
+	return rc;
 }

@@ -33,7 +33,14 @@
  *	a busy database fails at BEGIN rather than halfway; BEGIN on
  *	PostgreSQL, whose upserts lock rows). A PostgreSQL connection that
  *	broke is re-opened at the next db_begin() or db_exec(), and its
- *	statements are prepared again on their next step.
+ *	statements are prepared again on their next step; db_begin() tries
+ *	once more on a fresh connection when the old one turns out to have
+ *	been closed by the server meanwhile.
+ *
+ *	Both engines treat a transaction alike after a statement in it
+ *	failed: every further statement fails, and db_commit() rolls back and
+ *	returns an error (SQLite by itself would commit the statements that
+ *	did succeed). Only db_rollback() ends such a transaction quietly.
  *
  *	A connection belongs to one thread at a time.
  * DIAGNOSTICS
@@ -70,14 +77,54 @@ int db_target_is_pg(const char *target);
 
 int db_open(const char *target, const char *set, long busy_timeout_ms,
     struct db **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * For readers (tlsrptctl, the dashboard): never creates, migrates or
+ * writes (SQLite opened read-only with query_only; PostgreSQL sessions
+ * whose transactions are read-only). *version is the schema version of
+ * set found there, 0 when it has no tables yet: the caller decides
+ * whether it can read that. A version newer than the program knows is
+ * refused, as by db_open().
+ */
+int db_open_readonly(const char *target, const char *set, long busy_timeout_ms,
+    struct db **out, int *version, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void db_close(struct db *db);
 enum db_engine db_engine(const struct db *db);
 /* target with any password removed, for messages. */
 const char *db_name(const struct db *db);
+/* The same for a target not opened (yet): into out[0..outlen). */
+void db_safe_name(const char *target, char *out, size_t outlen);
+
+/*
+ * PostgreSQL: the longest wait for the server, per request and per
+ * reconnect. libpq has none of its own, and a server that stops
+ * answering without closing the connection (stopped, or a network that
+ * drops packets) would hold the caller for good; TCP keepalives do not
+ * see a stopped server, whose kernel still answers them. When the time
+ * passes the connection is closed (DB_ERR_CONN) and re-opened at the
+ * next db_begin(). 0, the default, waits as long as the server takes
+ * (connecting is still bounded by connect_timeout, 10 s unless the URI
+ * says otherwise). Choose it above busy_timeout_ms, the server's own
+ * limit on waiting for a lock. SQLite ignores it.
+ */
+void db_set_timeout_ms(struct db *db, long timeout_ms);
 
 int db_exec(struct db *db, const char *sql) __attribute__((warn_unused_result));
 int db_begin(struct db *db) __attribute__((warn_unused_result));
 int db_commit(struct db *db) __attribute__((warn_unused_result));
+/*
+ * After db_commit() failed: was the transaction committed after all? On
+ * PostgreSQL a connection that breaks while the COMMIT is on its way
+ * leaves that open (the server may have committed and then lost the
+ * connection, or a stopped server may commit when it goes on), and
+ * writing the same changes again would apply them twice. This asks the
+ * server, reconnecting when needed: DB_COMMITTED, DB_NOT_COMMITTED, or
+ * DB_IN_DOUBT while the server cannot be reached or the transaction is
+ * still running: ask again later. Always DB_NOT_COMMITTED on SQLite,
+ * whose failed COMMIT never commits. Valid until the next db_begin().
+ */
+enum db_commit_outcome { DB_IN_DOUBT = -1, DB_NOT_COMMITTED = 0, DB_COMMITTED = 1 };
+enum db_commit_outcome db_commit_outcome(struct db *db);
 /* ROLLBACK when a transaction is open; for error paths. */
 void db_rollback(struct db *db);
 int db_in_transaction(struct db *db);
@@ -97,6 +144,12 @@ const char *db_stmt_sql(const struct db_stmt *st);
 struct db *db_stmt_db(const struct db_stmt *st);
 /* 1 while a step has returned DB_ROW and the statement was not reset. */
 int db_stmt_busy(const struct db_stmt *st);
+/*
+ * The open statements of db, for finding a prepared one again (as
+ * sqlite3_next_stmt()): the first when st is NULL, then the one after
+ * st; NULL at the end.
+ */
+struct db_stmt *db_next_stmt(struct db *db, struct db_stmt *st);
 
 /* Index of a :name parameter, 0 when the statement has none. */
 int db_param_index(struct db_stmt *st, const char *name);
@@ -128,5 +181,23 @@ double db_column_double(struct db_stmt *st, int col);
 const char *db_column_text(struct db_stmt *st, int col);
 const void *db_column_blob(struct db_stmt *st, int col);
 size_t db_column_bytes(struct db_stmt *st, int col);
+
+/*
+ * A read transaction whose statements all see one snapshot: BEGIN on
+ * SQLite; REPEATABLE READ, READ ONLY on PostgreSQL, where each statement
+ * would otherwise see its own. End it with db_commit() or db_rollback().
+ */
+int db_begin_read(struct db *db) __attribute__((warn_unused_result));
+/*
+ * One holder of name at a time, across hosts: a PostgreSQL session
+ * advisory lock, kept until db_close(). A broken connection loses it;
+ * calling again takes it again (and is a no-op while it is held).
+ * 0: this connection holds it; 1: another session does; -1: error
+ * (db_errmsg). SQLite has no sessions: always 0, callers lock a file.
+ */
+int db_try_lock(struct db *db, const char *name) __attribute__((warn_unused_result));
+/* Let go of name at once, so that the next holder need not wait for
+ * the server to end this session: 0 or -1; a no-op on SQLite. */
+int db_unlock(struct db *db, const char *name);
 
 #endif

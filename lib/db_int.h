@@ -43,6 +43,8 @@ struct db {
 	char errmsg[512];
 	enum db_errclass errclass;
 	int64_t changes;
+	int txn_failed;			/* SQLite: a statement failed in this transaction */
+	int closing;			/* db_close(): no more requests to the server */
 	struct db_stmt *stmts;		/* open statements, finalized at close */
 	void *engine_conn;		/* sqlite3 * or PGconn * */
 	void *engine_state;		/* engine's private state */
@@ -63,5 +65,11 @@ int db_sqlite_open(const char *path, const char *set, long busy_timeout_ms,
     struct db *db, char *err, size_t errlen);
 int db_pg_open(const char *uri, const char *set, long busy_timeout_ms,
     struct db *db, char *err, size_t errlen);
+void db_pg_set_timeout_ms(struct db *db, long timeout_ms);
+enum db_commit_outcome db_pg_commit_outcome(struct db *db);
+int db_sqlite_open_readonly(const char *path, long busy_timeout_ms,
+    struct db *db, int *version, char *err, size_t errlen);
+int db_pg_open_readonly(const char *uri, const char *set, long busy_timeout_ms,
+    struct db *db, int *version, char *err, size_t errlen);
 
 #endif

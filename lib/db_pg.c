@@ -18,14 +18,25 @@
  *
  *	A broken connection is reset at the next begin, exec or step outside
  *	a transaction; prepared statements are then prepared again, found by
- *	a generation number.
+ *	a generation number. Inside a transaction it is not: the statements
+ *	that follow fail, and so does COMMIT.
+ *
+ *	Every request goes out with libpq's asynchronous calls and waits in
+ *	poll() (await()), so that db_set_timeout_ms() can bound it. COMMIT
+ *	first asks for the transaction's id, so that when its answer is
+ *	lost db_commit_outcome() can ask the server what became of it
+ *	(txid_status()).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <libpq-fe.h>
 
 #include "db_int.h"
@@ -47,6 +58,11 @@ struct pg_conn {
 	PGconn *conn;
 	unsigned generation;	/* bumped at each reconnect */
 	unsigned next_name;
+	long timeout_ms;	/* per request and reconnect; 0: none */
+	int timed_out;		/* the last request was given up */
+	int in_txn;		/* as the server last said */
+	int doubt;		/* the last COMMIT's outcome is not known */
+	char doubt_xid[24];	/* its transaction */
 };
 
 struct pg_param {
@@ -105,21 +121,171 @@ classify_state(const char *sqlstate)
 static void
 note(struct db *db, const PGresult *res)
 {
-	PGconn *c = PGC(db)->conn;
+	struct pg_conn *pc = PGC(db);
+	PGconn *c = pc->conn;
 	/* The primary message only: one line, no "LINE 1:" excerpt. */
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	enum db_errclass cls;
 
+	if (pc->timed_out) {
+		db_seterr(db, DB_ERR_CONN, "no answer from the server in %ld ms; "
+		    "connection closed", pc->timeout_ms);
+		return;
+	}
 	if (msg == NULL || *msg == '\0')
 		msg = PQerrorMessage(c);
-	if (PQstatus(c) == CONNECTION_BAD)
+	if (PQstatus(c) != CONNECTION_OK)
 		cls = DB_ERR_CONN;
 	else
 		cls = classify_state(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
 	db_seterr(db, cls, "%s", *msg ? msg : "unknown PostgreSQL error");
 }
 
-/* Reconnect a broken connection, outside a transaction only. */
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when fd is ready, 0 at the deadline (0: none), -1 on error. */
+static int
+wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd pfd = { fd, events, 0 };
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		int ms = -1, n;
+
+		if (deadline != 0) {
+			long long left = deadline - mono_ms();
+
+			if (left <= 0)
+				return 0;
+			ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		n = poll(&pfd, 1, ms);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Like PQexec: the last result, or the first error. */
+static void
+keep_result(PGresult **kept, PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(*kept);
+
+	if (*kept != NULL && (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE)) {
+		PQclear(res);
+		return;
+	}
+	PQclear(*kept);
+	*kept = res;
+}
+
+/*
+ * The answer to what a PQsend* call (its result: sent) put on the wire,
+ * as PQexec would return it, but waiting no longer than the timeout.
+ * Then the socket is shut down: libpq sees the connection closed, the
+ * caller gets DB_ERR_CONN, and the server ends the session when it
+ * notices (rolling back an open transaction; a COMMIT it has already
+ * received may still commit: db_commit_outcome()).
+ */
+static PGresult *
+await(struct db *db, int sent)
+{
+	struct pg_conn *pc = PGC(db);
+	PGconn *c = pc->conn;
+	long long deadline = pc->timeout_ms > 0 ? mono_ms() + pc->timeout_ms : 0;
+	PGresult *res, *kept = NULL;
+	int flushing = 1;
+
+	pc->timed_out = 0;
+	if (!sent)
+		return NULL;	/* PQerrorMessage says why */
+	for (;;) {
+		short events = POLLIN;
+		int r;
+
+		if (flushing && PQflush(c) <= 0)
+			flushing = 0;	/* all sent, or failed: the result says */
+		if (flushing)
+			events |= POLLOUT;
+		while (!flushing && !PQisBusy(c)) {
+			if ((res = PQgetResult(c)) == NULL)
+				goto done;
+			keep_result(&kept, res);
+		}
+		r = wait_fd(PQsocket(c), events, deadline);
+		if (r > 0 && PQconsumeInput(c))
+			continue;
+		flushing = 0;
+		if (PQstatus(c) != CONNECTION_OK)
+			continue;	/* libpq noticed: its result says why */
+		if (r == 0)
+			pc->timed_out = 1;
+		/* After shutdown() reads see the end: libpq stops waiting too. */
+		shutdown(PQsocket(c), SHUT_RDWR);
+		for (int i = 0; i < 100 && PQstatus(c) == CONNECTION_OK &&
+		    PQconsumeInput(c); i++)
+			;
+		while (!PQisBusy(c) && (res = PQgetResult(c)) != NULL)
+			keep_result(&kept, res);
+		break;
+	}
+done:
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGTransactionStatusType t = PQtransactionStatus(c);
+
+		pc->in_txn = t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+	}
+	return kept;
+}
+
+/* PQreset, no longer than the timeout when there is one. */
+static int
+reset_conn(struct pg_conn *pc)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	long long deadline = mono_ms() + pc->timeout_ms;
+
+	if (pc->timeout_ms <= 0) {
+		PQreset(pc->conn);
+		return PQstatus(pc->conn) == CONNECTION_OK ? 0 : -1;
+	}
+	if (!PQresetStart(pc->conn))
+		return -1;
+	for (;;) {
+		int r;
+
+		if (st == PGRES_POLLING_OK)
+			return 0;
+		if (st == PGRES_POLLING_FAILED)
+			return -1;
+		r = wait_fd(PQsocket(pc->conn),
+		    st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r == 0) {
+			pc->timed_out = 1;
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+		st = PQresetPoll(pc->conn);
+	}
+}
+
+/*
+ * Reconnect a broken connection, outside a transaction only: statements
+ * after a connection broke inside one must fail, not run on a new
+ * connection outside any transaction.
+ */
 static int
 ensure_conn(struct db *db)
 {
@@ -127,19 +293,37 @@ ensure_conn(struct db *db)
 
 	if (PQstatus(pc->conn) == CONNECTION_OK)
 		return 0;
-	PQreset(pc->conn);
-	if (PQstatus(pc->conn) != CONNECTION_OK) {
-		db_seterr(db, DB_ERR_CONN, "%s", PQerrorMessage(pc->conn));
+	pc->timed_out = 0;
+	if (reset_conn(pc) != 0) {
+		if (pc->timed_out)
+			db_seterr(db, DB_ERR_CONN, "connecting: no answer from the "
+			    "server in %ld ms", pc->timeout_ms);
+		else
+			db_seterr(db, DB_ERR_CONN, "%s", PQerrorMessage(pc->conn));
+		pc->timed_out = 0;
 		return -1;
 	}
+	(void)PQsetnonblocking(pc->conn, 1);
 	pc->generation++;
+	pc->in_txn = 0;
 	return 0;
+}
+
+/* Rows changed, as SQLite counts them: INSERT, UPDATE, DELETE only. */
+static void
+count_changes(struct db *db, const PGresult *res)
+{
+	const char *tag = PQcmdStatus((PGresult *)res);
+
+	if (strncmp(tag, "INSERT ", 7) == 0 || strncmp(tag, "UPDATE ", 7) == 0 ||
+	    strncmp(tag, "DELETE ", 7) == 0 || strncmp(tag, "MERGE ", 6) == 0)
+		db->changes = strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
 static int
 command(struct db *db, const char *sql)
 {
-	PGresult *res = PQexec(PGC(db)->conn, sql);
+	PGresult *res = await(db, PQsendQuery(PGC(db)->conn, sql));
 	ExecStatusType s = PQresultStatus(res);
 
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -147,7 +331,7 @@ command(struct db *db, const char *sql)
 		PQclear(res);
 		return -1;
 	}
-	db->changes = strtoll(PQcmdTuples(res), NULL, 10);
+	count_changes(db, res);
 	PQclear(res);
 	return 0;
 }
@@ -155,36 +339,168 @@ command(struct db *db, const char *sql)
 static int
 p_in_transaction(struct db *db)
 {
-	PGTransactionStatusType t = PQtransactionStatus(PGC(db)->conn);
+	struct pg_conn *pc = PGC(db);
+	PGTransactionStatusType t;
 
+	/* Broken: what the server last said; its side is rolled back. */
+	if (PQstatus(pc->conn) != CONNECTION_OK)
+		return pc->in_txn;
+	t = PQtransactionStatus(pc->conn);
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
-static int
-p_exec(struct db *db, const char *sql)
+/* The outcome of the COMMIT of transaction doubt_xid (see db.h). */
+static enum db_commit_outcome
+resolve(struct db *db)
 {
-	if (!p_in_transaction(db) && ensure_conn(db) != 0)
-		return -1;
-	/*
-	 * COMMIT of a transaction that already failed succeeds on the wire
-	 * as a ROLLBACK; the caller must hear that nothing was written.
-	 */
-	if (strcmp(sql, "COMMIT") == 0 &&
-	    PQtransactionStatus(PGC(db)->conn) == PQTRANS_INERROR) {
-		char keep[sizeof(db->errmsg)];
+	struct pg_conn *pc = PGC(db);
+	const char *params[1] = { pc->doubt_xid };
+	enum db_commit_outcome outcome = DB_IN_DOUBT;
+	const char *state, *status;
+	PGresult *res;
 
-		snprintf(keep, sizeof(keep), "%s", db->errmsg);
+	if (!pc->doubt)
+		return DB_NOT_COMMITTED;
+	if (ensure_conn(db) != 0)
+		return DB_IN_DOUBT;
+	res = await(db, PQsendQueryParams(pc->conn, "SELECT txid_status($1::bigint)",
+	    1, NULL, params, NULL, NULL, 0));
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		status = PQgetisnull(res, 0, 0) ? "unknown" : PQgetvalue(res, 0, 0);
+		if (strcmp(status, "committed") == 0)
+			outcome = DB_COMMITTED;
+		else if (strcmp(status, "aborted") == 0)
+			outcome = DB_NOT_COMMITTED;
+		else
+			db_seterr(db, DB_ERR_CONN, "transaction %s: %s", pc->doubt_xid,
+			    status);
+	} else if (state != NULL && strcmp(state, "22023") == 0) {
+		/* "in the future": a server that crashed lost it, uncommitted. */
+		outcome = DB_NOT_COMMITTED;
+	} else
+		note(db, res);
+	PQclear(res);
+	if (outcome != DB_IN_DOUBT)
+		pc->doubt = 0;
+	return outcome;
+}
+
+/*
+ * COMMIT that says what happened: an error when the transaction had
+ * failed (PostgreSQL answers such a COMMIT with a quiet ROLLBACK) or was
+ * lost with its connection, and, when the connection breaks during the
+ * COMMIT itself, the server asked whether it committed.
+ */
+static int
+p_commit(struct db *db)
+{
+	struct pg_conn *pc = PGC(db);
+	char keep[sizeof(db->errmsg)], xid[24] = "";
+	PGresult *res;
+	int ok;
+
+	snprintf(keep, sizeof(keep), "%s", db->errmsg);
+	if (!p_in_transaction(db)) {
+		db_seterr(db, DB_ERR_OTHER, "cannot commit - no transaction is active");
+		return -1;
+	}
+	if (PQstatus(pc->conn) != CONNECTION_OK) {
+		pc->in_txn = 0;
+		db_seterr(db, DB_ERR_CONN, "connection to the server lost; the "
+		    "transaction was rolled back%s%s", keep[0] ? ": " : "", keep);
+		return -1;
+	}
+	if (PQtransactionStatus(pc->conn) == PQTRANS_INERROR) {
 		(void)command(db, "ROLLBACK");
 		db_seterr(db, DB_ERR_OTHER, "transaction rolled back after an "
 		    "earlier error%s%s", keep[0] ? ": " : "", keep);
 		return -1;
 	}
+	/* Its id, to look the outcome up should the answer to COMMIT be lost. */
+	res = await(db, PQsendQuery(pc->conn, "SELECT txid_current_if_assigned()"));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		note(db, res);
+		PQclear(res);
+		db_rollback(db);
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0))
+		snprintf(xid, sizeof(xid), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = await(db, PQsendQuery(pc->conn, "COMMIT"));
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (ok && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		db_seterr(db, DB_ERR_OTHER, "transaction rolled back: server "
+		    "answered %s", PQcmdStatus(res));
+		PQclear(res);
+		return -1;
+	}
+	if (!ok)
+		note(db, res);
+	PQclear(res);
+	if (ok)
+		return 0;
+	/* The server said no, or nothing was written: not committed. */
+	if (PQstatus(pc->conn) == CONNECTION_OK || xid[0] == '\0') {
+		pc->in_txn = 0;
+		return -1;
+	}
+	pc->in_txn = 0;
+	pc->doubt = 1;
+	snprintf(pc->doubt_xid, sizeof(pc->doubt_xid), "%s", xid);
+	/* A server that only closed the connection can answer at once. */
+	snprintf(keep, sizeof(keep), "%s", db->errmsg);
+	if (!pc->timed_out) {
+		enum db_commit_outcome o = resolve(db);
+
+		if (o == DB_COMMITTED)
+			return 0;
+		if (o == DB_NOT_COMMITTED) {
+			db_seterr(db, DB_ERR_CONN, "%s; not committed", keep);
+			return -1;
+		}
+	}
+	db_seterr(db, DB_ERR_CONN, "%s; whether the transaction committed is "
+	    "not known yet", keep);
+	return -1;
+}
+
+static int
+p_exec(struct db *db, const char *sql)
+{
+	struct pg_conn *pc = PGC(db);
+
+	if (strcmp(sql, "COMMIT") == 0)
+		return p_commit(db);
+	/* The server rolled back when the connection broke. */
+	if (strcmp(sql, "ROLLBACK") == 0 && PQstatus(pc->conn) != CONNECTION_OK) {
+		pc->in_txn = 0;
+		return 0;
+	}
+	if (!p_in_transaction(db) && ensure_conn(db) != 0)
+		return -1;
 	return command(db, sql);
 }
 
 static int
 p_begin(struct db *db)
 {
+	struct pg_conn *pc = PGC(db);
+	int was_up = PQstatus(pc->conn) == CONNECTION_OK;
+
+	pc->doubt = 0;
+	if (p_exec(db, "BEGIN") == 0)
+		return 0;
+	/*
+	 * A connection the server closed while it was idle (restart,
+	 * pg_terminate_backend) shows only when used: once more on a new
+	 * one, as BEGIN changes nothing. Not when connecting failed or the
+	 * server did not answer in time: the caller should hear so now.
+	 */
+	if (!was_up || db->errclass != DB_ERR_CONN || pc->timed_out ||
+	    p_in_transaction(db))
+		return -1;
 	return p_exec(db, "BEGIN");
 }
 
@@ -319,12 +635,13 @@ deallocate(struct db *db, struct pg_stmt *ps)
 	char cmd[64];
 	PGresult *res;
 
-	if (ps->prepared_generation != PGC(db)->generation ||
+	/* At close, ending the session frees them all without waiting. */
+	if (db->closing || ps->prepared_generation != PGC(db)->generation ||
 	    PQstatus(PGC(db)->conn) != CONNECTION_OK ||
 	    PQtransactionStatus(PGC(db)->conn) == PQTRANS_INERROR)
 		return;
 	snprintf(cmd, sizeof(cmd), "DEALLOCATE %s", ps->stmt_name);
-	res = PQexec(PGC(db)->conn, cmd);
+	res = await(db, PQsendQuery(PGC(db)->conn, cmd));
 	PQclear(res);
 }
 
@@ -499,8 +816,8 @@ server_prepare(struct db_stmt *st)
 	for (int i = 0; i < ps->nparams; i++)
 		ps->prepared_types[i] = ps->params[i].is_null ? 0 : ps->params[i].type;
 	snprintf(ps->stmt_name, sizeof(ps->stmt_name), "tlsrptd_%u", ++pc->next_name);
-	res = PQprepare(pc->conn, ps->stmt_name, ps->pgsql, ps->nparams,
-	    ps->prepared_types);
+	res = await(db, PQsendPrepare(pc->conn, ps->stmt_name, ps->pgsql,
+	    ps->nparams, ps->prepared_types));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		note(db, res);
 		PQclear(res);
@@ -537,13 +854,13 @@ execute(struct db_stmt *st)
 		lengths[i] = pp->length;
 		formats[i] = pp->format;
 	}
-	ps->res = PQexecPrepared(PGC(db)->conn, ps->stmt_name, ps->nparams,
-	    values, lengths, formats, 0);
+	ps->res = await(db, PQsendQueryPrepared(PGC(db)->conn, ps->stmt_name,
+	    ps->nparams, values, lengths, formats, 0));
 	s = PQresultStatus(ps->res);
 	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
 		ps->nrows = s == PGRES_TUPLES_OK ? PQntuples(ps->res) : 0;
 		ps->row = -1;
-		db->changes = strtoll(PQcmdTuples(ps->res), NULL, 10);
+		count_changes(db, ps->res);
 		rc = 0;
 	} else {
 		note(db, ps->res);
@@ -708,9 +1025,9 @@ static int
 schema_version(struct db *db, const char *set, int *have)
 {
 	const char *params[1] = { set };
-	PGresult *res = PQexecParams(PGC(db)->conn,
+	PGresult *res = await(db, PQsendQueryParams(PGC(db)->conn,
 	    "SELECT version FROM tlsrptd_schema WHERE name = $1", 1, NULL,
-	    params, NULL, NULL, 0);
+	    params, NULL, NULL, 0));
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		note(db, res);
@@ -829,6 +1146,8 @@ db_pg_open(const char *uri, const char *set, long busy_timeout_ms,
 		goto fail;
 	}
 	PQsetNoticeProcessor(pc->conn, noop_notice, NULL);
+	/* Sending never blocks either: await() bounds the whole request. */
+	(void)PQsetnonblocking(pc->conn, 1);
 	db->engine_conn = pc->conn;
 	return 0;
 fail:
@@ -837,9 +1156,97 @@ fail:
 
 		while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 			err[--n] = '\0';
+		/* One line: libpq adds "\n\tIs the server running...". */
+		for (size_t i = 0, o = 0; i <= n; i++) {
+			char c = err[i] == '\n' || err[i] == '\t' ? ' ' : err[i];
+
+			if (c != ' ' || o == 0 || err[o - 1] != ' ')
+				err[o++] = c;
+		}
 	}
 	PQfinish(pc->conn);
 	free(pc);
 	db->engine_state = NULL;
+	return -1;
+}
+
+void
+db_pg_set_timeout_ms(struct db *db, long timeout_ms)
+{
+	PGC(db)->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+enum db_commit_outcome
+db_pg_commit_outcome(struct db *db)
+{
+	return resolve(db);
+}
+
+/*
+ * Readers never create, migrate or write: the session's transactions are
+ * read-only, and the schema version is only read (none yet: 0).
+ */
+int
+db_pg_open_readonly(const char *uri, const char *set, long busy_timeout_ms,
+    struct db *db, int *version, char *err, size_t errlen)
+{
+	struct pg_conn *pc = xcalloc(1, sizeof(*pc));
+	const char *params[1] = { set };
+	char options[256];
+	const char *keys[] = { "connect_timeout", "application_name", "dbname",
+	    "options", NULL };
+	const char *vals[] = { "10", "tlsrptd", uri, options, NULL };
+	PGresult *res;
+	const char *state;
+
+	db->ops = &pg_ops;
+	db->engine_state = pc;
+	snprintf(options, sizeof(options), "-c search_path=tlsrptd_%s "
+	    "-c default_transaction_read_only=on -c lock_timeout=%ld "
+	    "-c TimeZone=UTC -c client_min_messages=warning", set, busy_timeout_ms);
+	pc->conn = PQconnectdbParams(keys, vals, 1);
+	if (pc->conn == NULL || PQstatus(pc->conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s: %s", db->name,
+		    pc->conn ? PQerrorMessage(pc->conn) : "out of memory");
+		goto fail;
+	}
+	PQsetNoticeProcessor(pc->conn, noop_notice, NULL);
+	pc->generation = 1;
+	db->engine_conn = pc->conn;
+	res = PQexecParams(pc->conn, "SELECT version FROM tlsrptd_schema"
+	    " WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+	/* 42P01: no such table, nothing was ever migrated here. */
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    (state != NULL && strcmp(state, "42P01") == 0)) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+			*version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		/* As db_pg_open(): requests are bounded by db_set_timeout_ms(). */
+		(void)PQsetnonblocking(pc->conn, 1);
+		return 0;
+	}
+	note(db, res);
+	PQclear(res);
+	snprintf(err, errlen, "%s: %s", db->name, db_errmsg(db));
+fail:
+	/* One line: libpq adds "\n\tIs the server running...". */
+	{
+		size_t o = 0;
+
+		for (size_t i = 0; err[i] != '\0'; i++) {
+			char c = err[i] == '\n' || err[i] == '\t' ? ' ' : err[i];
+
+			if (c != ' ' || (o > 0 && err[o - 1] != ' '))
+				err[o++] = c;
+		}
+		while (o > 0 && err[o - 1] == ' ')
+			o--;
+		err[o] = '\0';
+	}
+	PQfinish(pc->conn);
+	free(pc);
+	db->engine_state = NULL;
+	db->engine_conn = NULL;
 	return -1;
 }

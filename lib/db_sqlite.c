@@ -9,6 +9,12 @@
  *	migrations in schema/<set>/ (embedded at build time), each in its own
  *	transaction, tracked in PRAGMA user_version. A database newer than
  *	the program is refused rather than misread.
+ *
+ *	A statement that fails inside a transaction marks it failed, as
+ *	PostgreSQL does (db.h): SQLite would undo only that statement and
+ *	let COMMIT keep the others, or, after some errors (disk full, I/O),
+ *	roll the whole transaction back by itself and run the statements
+ *	that follow outside any transaction.
  */
 #include <stdio.h>
 #include <string.h>
@@ -47,15 +53,35 @@ note(struct db *db, int rc)
 }
 
 static int
-s_exec(struct db *db, const char *sql)
+s_in_transaction(struct db *db)
+{
+	return !sqlite3_get_autocommit(CONN(db)) || db->txn_failed;
+}
+
+/* Called before running anything: refuses while the transaction failed. */
+static int
+refuse_if_failed(struct db *db)
+{
+	if (!db->txn_failed)
+		return 0;
+	db_seterr(db, DB_ERR_OTHER, "current transaction is aborted after an "
+	    "earlier error; roll back first");
+	return -1;
+}
+
+static int
+run(struct db *db, const char *sql)
 {
 	char *msg = NULL;
+	int in_txn = !sqlite3_get_autocommit(CONN(db));
 	int rc = sqlite3_exec(CONN(db), sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
 		db_seterr(db, classify(sqlite3_extended_errcode(CONN(db))), "%s",
 		    msg ? msg : sqlite3_errmsg(CONN(db)));
 		sqlite3_free(msg);
+		if (in_txn)
+			db->txn_failed = 1;
 		return -1;
 	}
 	db->changes = sqlite3_changes(CONN(db));
@@ -63,15 +89,38 @@ s_exec(struct db *db, const char *sql)
 }
 
 static int
-s_begin(struct db *db)
+s_exec(struct db *db, const char *sql)
 {
-	return s_exec(db, "BEGIN IMMEDIATE");
+	if (strcmp(sql, "ROLLBACK") == 0) {
+		db->txn_failed = 0;
+		/* SQLite may have rolled back already (disk full, I/O error). */
+		if (sqlite3_get_autocommit(CONN(db)))
+			return 0;
+		return run(db, sql);
+	}
+	if (strcmp(sql, "COMMIT") == 0 && db->txn_failed) {
+		char keep[sizeof(db->errmsg)];
+
+		snprintf(keep, sizeof(keep), "%s", db->errmsg);
+		db->txn_failed = 0;
+		if (!sqlite3_get_autocommit(CONN(db)))
+			(void)run(db, "ROLLBACK");
+		db_seterr(db, DB_ERR_OTHER, "transaction rolled back after an "
+		    "earlier error%s%s", keep[0] ? ": " : "", keep);
+		return -1;
+	}
+	if (strcmp(sql, "COMMIT") != 0 && refuse_if_failed(db) != 0)
+		return -1;
+	return run(db, sql);
 }
 
 static int
-s_in_transaction(struct db *db)
+s_begin(struct db *db)
 {
-	return !sqlite3_get_autocommit(CONN(db));
+	/* A transaction SQLite ended by itself after an error is over. */
+	if (db->txn_failed && sqlite3_get_autocommit(CONN(db)))
+		db->txn_failed = 0;
+	return s_exec(db, "BEGIN IMMEDIATE");
 }
 
 static void
@@ -88,6 +137,9 @@ s_prepare(struct db *db, const char *sql, struct db_stmt *st)
 
 	if (rc != SQLITE_OK) {
 		note(db, rc);
+		/* PostgreSQL finds the same error at the first step. */
+		if (!sqlite3_get_autocommit(CONN(db)))
+			db->txn_failed = 1;
 		return -1;
 	}
 	st->engine_stmt = s;
@@ -161,15 +213,21 @@ s_bind_null(struct db_stmt *st, int i)
 static int
 s_step(struct db_stmt *st)
 {
-	int rc = sqlite3_step(STMT(st));
+	struct db *db = st->db;
+	int in_txn = !sqlite3_get_autocommit(CONN(db)), rc;
 
+	if (refuse_if_failed(db) != 0)
+		return DB_ERROR;
+	rc = sqlite3_step(STMT(st));
 	if (rc == SQLITE_ROW)
 		return DB_ROW;
 	if (rc == SQLITE_DONE) {
-		st->db->changes = sqlite3_changes(CONN(st->db));
+		db->changes = sqlite3_changes(CONN(db));
 		return DB_DONE;
 	}
-	note(st->db, sqlite3_extended_errcode(CONN(st->db)));
+	note(db, sqlite3_extended_errcode(CONN(db)));
+	if (in_txn)
+		db->txn_failed = 1;
 	return DB_ERROR;
 }
 
@@ -255,6 +313,34 @@ user_version(sqlite3 *conn, int *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/*
+ * Before anything is written, not even the journal mode: a file that
+ * cannot be written (SQLite opens it read-only without a word, and
+ * only the first flush would fail) or whose schema is newer than the
+ * program's is refused as it is.
+ */
+static int
+check_writable(struct db *db, const char *set, char *err, size_t errlen)
+{
+	int have, want = store_schema_version(set);
+
+	if (sqlite3_db_readonly(CONN(db), "main") == 1) {
+		snprintf(err, errlen, "%s: attempt to write a readonly database "
+		    "(read-only file or file system)", db->name);
+		return -1;
+	}
+	if (user_version(CONN(db), &have) != 0) {
+		snprintf(err, errlen, "%s: %s", db->name, sqlite3_errmsg(CONN(db)));
+		return -1;
+	}
+	if (have > want) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this "
+		    "program knows (%d); refusing to touch it", db->name, have, want);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 migrate(struct db *db, const char *set, char *err, size_t errlen)
 {
@@ -318,6 +404,10 @@ db_sqlite_open(const char *path, const char *set, long busy_timeout_ms,
 	}
 	db->engine_conn = conn;
 	sqlite3_busy_timeout(conn, (int)busy_timeout_ms);
+	if (check_writable(db, set, err, errlen) != 0) {
+		sqlite3_close(conn);
+		return -1;
+	}
 	if (s_exec(db, "PRAGMA journal_mode = WAL") != 0 ||
 	    s_exec(db, "PRAGMA synchronous = NORMAL") != 0 ||
 	    s_exec(db, "PRAGMA foreign_keys = ON") != 0) {
@@ -326,6 +416,33 @@ db_sqlite_open(const char *path, const char *set, long busy_timeout_ms,
 		return -1;
 	}
 	if (migrate(db, set, err, errlen) != 0) {
+		sqlite3_close(conn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Readers never create, migrate or write: see db_open_readonly(). */
+int
+db_sqlite_open_readonly(const char *path, long busy_timeout_ms, struct db *db,
+    int *version, char *err, size_t errlen)
+{
+	sqlite3 *conn = NULL;
+
+	db->ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		    conn ? sqlite3_errmsg(conn) : "out of memory");
+		sqlite3_close(conn);
+		return -1;
+	}
+	db->engine_conn = conn;
+	sqlite3_busy_timeout(conn, (int)busy_timeout_ms);
+	if (s_exec(db, "PRAGMA query_only = 1") != 0 ||
+	    user_version(conn, version) != 0) {
+		snprintf(err, errlen, "%s: %s", path, db->errmsg[0] ? db_errmsg(db) :
+		    sqlite3_errmsg(conn));
 		sqlite3_close(conn);
 		return -1;
 	}

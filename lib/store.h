@@ -1,44 +1,33 @@
 /*
  * NAME
- *	store - SQLite databases: open, configure, migrate
+ *	store - the schema migrations built into the programs
  * SYNOPSIS
- *	sqlite3 *db;
- *	if (store_open(path, "outbound", busy_timeout_ms, &db, err, sizeof(err)) != 0)
- *		...
- *	store_exec(db, "BEGIN IMMEDIATE", err, sizeof(err));
- *	store_close(db);
+ *	int v = store_schema_version("outbound");
+ *	const struct store_migration *m = store_migration_find("pg-outbound", v);
  * DESCRIPTION
- *	Every database is opened the same way: WAL journal (readers never
- *	block the collector's writes), synchronous=NORMAL (a power loss may
- *	lose the last transaction, never corrupt), a busy timeout, foreign
- *	keys on. The schema is brought up to date from the numbered
- *	migrations in schema/<set>/ (embedded at build time), each in its
- *	own transaction, tracked in PRAGMA user_version. A database newer
- *	than the program is refused rather than misread.
+ *	The numbered migrations of schema/<set>/ (NNNN-name.sql), embedded at
+ *	build time by schema/embed.awk into store_migrations[], so that a
+ *	program carries its schema and cannot run against a missing file:
+ *	"outbound" and "inbound" for SQLite, "pg-outbound" and "pg-inbound"
+ *	for PostgreSQL, with the same version numbers. lib/db applies them
+ *	when it opens a database (db_sqlite.c, db_pg.c).
  */
 #ifndef TLSRPTD_STORE_H
 #define TLSRPTD_STORE_H
 
-#include <stddef.h>
-#include <sqlite3.h>
-
 struct store_migration {
-	const char *set;	/* "outbound", "inbound" */
+	const char *set;	/* "outbound", "pg-inbound", ... */
 	int version;		/* from the file name, 1.. */
 	const char *name;	/* file name, for messages */
 	const char *sql;
 };
 
+/* Ends with an entry whose set is NULL. */
 extern const struct store_migration store_migrations[];
 
-int store_open(const char *path, const char *set, long busy_timeout_ms,
-    sqlite3 **out, char *err, size_t errlen) __attribute__((warn_unused_result));
-void store_close(sqlite3 *db);
-int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+/* The newest version of set; 0 for a set that does not exist. */
 int store_schema_version(const char *set);
+/* Migration `version` of set, or NULL. */
 const struct store_migration *store_migration_find(const char *set, int version);
-/* ROLLBACK when a transaction is open; for error paths. */
-void store_rollback(sqlite3 *db);	/* newest known version */
 
 #endif

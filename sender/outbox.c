@@ -2,7 +2,11 @@
  * NAME
  *	outbox - delivery state of reports in the outbound database
  * DESCRIPTION
- *	See outbox.h.
+ *	See outbox.h. The statements are in the dialect SQLite and
+ *	PostgreSQL share (lib/db.h); integers are bound as 64-bit, which
+ *	matches the BIGINT columns of the PostgreSQL schema. A transaction
+ *	that failed halfway is rolled back at once: PostgreSQL would refuse
+ *	everything after the error anyway.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +16,6 @@
 #include "log.h"
 #include "mem.h"
 #include "outbox.h"
-#include "store.h"
 
 enum {
 	S_RECOVER, S_UNPLANNED, S_ADD, S_NODEST, S_LATER, S_DUE, S_CLAIM,
@@ -58,22 +61,21 @@ static const char *const sql[S__COUNT] = {
 };
 
 struct outbox {
-	sqlite3 *db;
-	sqlite3_stmt *st[S__COUNT];
+	struct db *db;
+	struct db_stmt *st[S__COUNT];
 	struct backoff bo;
 };
 
 struct outbox *
-outbox_open(sqlite3 *db, const struct backoff *bo)
+outbox_open(struct db *db, const struct backoff *bo)
 {
 	struct outbox *ob = xcalloc(1, sizeof(*ob));
 
 	ob->db = db;
 	ob->bo = *bo;
 	for (int i = 0; i < S__COUNT; i++)
-		if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		    &ob->st[i], NULL) != SQLITE_OK) {
-			log_warnx("prepare: %s", sqlite3_errmsg(db));
+		if (db_prepare(db, sql[i], &ob->st[i]) != 0) {
+			log_warnx("prepare: %s", db_errmsg(db));
 			outbox_close(ob);
 			return NULL;
 		}
@@ -86,39 +88,58 @@ outbox_close(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	for (int i = 0; i < S__COUNT; i++)
-		sqlite3_finalize(ob->st[i]);
+		db_finalize(ob->st[i]);
 	free(ob);
 }
 
-static int
-bind_text(sqlite3_stmt *st, int i, const char *v)
+/*
+ * Binders that remember the first failure in *ok, so that a statement
+ * is bound in one run of calls and checked once, in run().
+ */
+static void
+bind_int(struct outbox *ob, int which, int i, int64_t v, int *ok)
 {
-	return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
+	if (db_bind_int64(ob->st[which], i, v) != 0)
+		*ok = 0;
+}
+
+static void
+bind_text(struct outbox *ob, int which, int i, const char *v, int *ok)
+{
+	if (db_bind_text(ob->st[which], i, v ? v : "", -1) != 0)
+		*ok = 0;
 }
 
 /* Steps a statement that returns no rows, then resets it. */
 static int
-run(struct outbox *ob, int which)
+run(struct outbox *ob, int which, int ok)
 {
-	int rc = sqlite3_step(ob->st[which]);
+	int rc = ok ? db_step_done(ob->st[which]) : -1;
 
-	sqlite3_reset(ob->st[which]);
-	sqlite3_clear_bindings(ob->st[which]);
-	if (rc != SQLITE_DONE) {
-		log_warnx("outbox: %s", sqlite3_errmsg(ob->db));
+	db_clear_bindings(ob->st[which]);
+	if (rc != 0) {
+		log_warnx("outbox: %s", db_errmsg(ob->db));
 		return -1;
 	}
 	return 0;
 }
 
 static int
-tx(struct outbox *ob, const char *what)
+begin(struct outbox *ob)
 {
-	char err[256];
+	if (db_begin(ob->db) != 0) {
+		log_warnx("outbox: BEGIN: %s", db_errmsg(ob->db));
+		return -1;
+	}
+	return 0;
+}
 
-	if (store_exec(ob->db, what, err, sizeof(err)) != 0) {
-		log_warnx("outbox: %s: %s", what, err);
-		store_rollback(ob->db);
+static int
+commit(struct outbox *ob)
+{
+	if (db_commit(ob->db) != 0) {
+		log_warnx("outbox: COMMIT: %s", db_errmsg(ob->db));
+		db_rollback(ob->db);
 		return -1;
 	}
 	return 0;
@@ -127,31 +148,33 @@ tx(struct outbox *ob, const char *what)
 int
 outbox_recover(struct outbox *ob)
 {
-	sqlite3_bind_int64(ob->st[S_RECOVER], 1, (sqlite3_int64)time(NULL));
-	if (run(ob, S_RECOVER) != 0)
+	int ok = 1;
+
+	bind_int(ob, S_RECOVER, 1, (int64_t)time(NULL), &ok);
+	if (run(ob, S_RECOVER, ok) != 0)
 		return -1;
-	return sqlite3_changes(ob->db);
+	return (int)db_changes(ob->db);
 }
 
 static char *
-col_dup(sqlite3_stmt *st, int i)
+col_dup(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_column_text(st, i);
 
-	return xstrdup(t ? (const char *)t : "");
+	return xstrdup(t ? t : "");
 }
 
 int
 outbox_unplanned(struct outbox *ob, time_t now, struct unplanned **out, size_t *n)
 {
-	sqlite3_stmt *st = ob->st[S_UNPLANNED];
+	struct db_stmt *st = ob->st[S_UNPLANNED];
 	size_t cap = 0;
-	int rc;
+	int rc = DB_ERROR, ok = 1;
 
 	*out = NULL;
 	*n = 0;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	bind_int(ob, S_UNPLANNED, 1, (int64_t)now, &ok);
+	while (ok && (rc = db_step(st)) == DB_ROW) {
 		struct unplanned *u;
 
 		if (*n == cap) {
@@ -159,15 +182,15 @@ outbox_unplanned(struct outbox *ob, time_t now, struct unplanned **out, size_t *
 			*out = xreallocarray(*out, cap, sizeof(**out));
 		}
 		u = &(*out)[(*n)++];
-		u->id = sqlite3_column_int64(st, 0);
+		u->id = db_column_int64(st, 0);
 		u->report_domain = col_dup(st, 1);
 		u->record = col_dup(st, 2);
 		u->day = col_dup(st, 3);
-		u->plan_attempts = sqlite3_column_int(st, 4);
+		u->plan_attempts = db_column_int(st, 4);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("outbox: %s", sqlite3_errmsg(ob->db));
+	db_reset(st);
+	if (rc != DB_DONE) {
+		log_warnx("outbox: %s", db_errmsg(ob->db));
 		return -1;
 	}
 	return 0;
@@ -189,85 +212,90 @@ outbox_plan(struct outbox *ob, int64_t report, const char *const *uris,
     const char *const *schemes, const char *const *targets, size_t n,
     const time_t *first_at)
 {
-	sqlite3_stmt *st = ob->st[S_ADD];
+	int ok = 1;
 
-	if (tx(ob, "BEGIN IMMEDIATE") != 0)
+	if (begin(ob) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_int64(st, 1, report);
-		bind_text(st, 2, uris[i]);
-		bind_text(st, 3, schemes[i]);
-		bind_text(st, 4, targets[i]);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)first_at[i]);
-		if (run(ob, S_ADD) != 0) {
-			store_rollback(ob->db);
+		bind_int(ob, S_ADD, 1, report, &ok);
+		bind_text(ob, S_ADD, 2, uris[i], &ok);
+		bind_text(ob, S_ADD, 3, schemes[i], &ok);
+		bind_text(ob, S_ADD, 4, targets[i], &ok);
+		bind_int(ob, S_ADD, 5, (int64_t)first_at[i], &ok);
+		if (run(ob, S_ADD, ok) != 0) {
+			db_rollback(ob->db);
 			return -1;
 		}
 	}
-	sqlite3_bind_int64(ob->st[S_LATER], 1, report);
-	sqlite3_bind_int(ob->st[S_LATER], 2, 0);
-	sqlite3_bind_int64(ob->st[S_LATER], 3, 0);
-	bind_text(ob->st[S_LATER], 4, "");
-	if (run(ob, S_LATER) != 0) {
-		store_rollback(ob->db);
+	bind_int(ob, S_LATER, 1, report, &ok);
+	bind_int(ob, S_LATER, 2, 0, &ok);
+	bind_int(ob, S_LATER, 3, 0, &ok);
+	bind_text(ob, S_LATER, 4, "", &ok);
+	if (run(ob, S_LATER, ok) != 0) {
+		db_rollback(ob->db);
 		return -1;
 	}
-	return tx(ob, "COMMIT");
+	return commit(ob);
 }
 
 int
 outbox_no_destination(struct outbox *ob, int64_t report, const char *why)
 {
-	sqlite3_bind_int64(ob->st[S_NODEST], 1, report);
-	bind_text(ob->st[S_NODEST], 2, why);
-	return run(ob, S_NODEST);
+	int ok = 1;
+
+	bind_int(ob, S_NODEST, 1, report, &ok);
+	bind_text(ob, S_NODEST, 2, why, &ok);
+	return run(ob, S_NODEST, ok);
 }
 
 int
 outbox_plan_later(struct outbox *ob, int64_t report, int attempts, time_t next,
     const char *why)
 {
-	sqlite3_bind_int64(ob->st[S_LATER], 1, report);
-	sqlite3_bind_int(ob->st[S_LATER], 2, attempts);
-	sqlite3_bind_int64(ob->st[S_LATER], 3, (sqlite3_int64)next);
-	bind_text(ob->st[S_LATER], 4, why);
-	return run(ob, S_LATER);
+	int ok = 1;
+
+	bind_int(ob, S_LATER, 1, report, &ok);
+	bind_int(ob, S_LATER, 2, attempts, &ok);
+	bind_int(ob, S_LATER, 3, (int64_t)next, &ok);
+	bind_text(ob, S_LATER, 4, why, &ok);
+	return run(ob, S_LATER, ok);
 }
 
 int
 outbox_due(struct outbox *ob, time_t now, size_t limit, struct due **out, size_t *n)
 {
-	sqlite3_stmt *st = ob->st[S_DUE];
-	int rc = SQLITE_DONE;
+	struct db_stmt *st = ob->st[S_DUE];
+	int rc = DB_DONE, ok = 1;
 
 	*out = xcalloc(limit ? limit : 1, sizeof(**out));
 	*n = 0;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	bind_int(ob, S_DUE, 1, (int64_t)now, &ok);
+	bind_int(ob, S_DUE, 2, (int64_t)limit, &ok);
+	if (!ok)
+		rc = DB_ERROR;
+	while (ok && *n < limit && (rc = db_step(st)) == DB_ROW) {
 		struct due *d = &(*out)[(*n)++];
-		const void *blob = sqlite3_column_blob(st, 9);
+		const void *blob = db_column_blob(st, 9);
 
-		d->id = sqlite3_column_int64(st, 0);
-		d->report = sqlite3_column_int64(st, 1);
-		snprintf(d->scheme, sizeof(d->scheme), "%s", sqlite3_column_text(st, 2));
+		d->id = db_column_int64(st, 0);
+		d->report = db_column_int64(st, 1);
+		snprintf(d->scheme, sizeof(d->scheme), "%s", db_column_text(st, 2));
 		d->target = col_dup(st, 3);
 		d->uri = col_dup(st, 4);
-		d->attempts = sqlite3_column_int(st, 5);
+		d->attempts = db_column_int(st, 5);
 		d->report_id = col_dup(st, 6);
 		d->report_domain = col_dup(st, 7);
 		d->day = col_dup(st, 8);
-		d->gzlen = (size_t)sqlite3_column_bytes(st, 9);
-		d->gz = xmalloc(d->gzlen);
+		d->gzlen = db_column_bytes(st, 9);
+		d->gz = xmalloc(d->gzlen ? d->gzlen : 1);
 		if (d->gzlen)
 			memcpy(d->gz, blob, d->gzlen);
 	}
-	if (*n < limit && rc != SQLITE_DONE) {
-		log_warnx("outbox: %s", sqlite3_errmsg(ob->db));
-		sqlite3_reset(st);
+	db_reset(st);
+	if (*n < limit && rc != DB_DONE) {
+		log_warnx("outbox: %s", db_errmsg(ob->db));
 		return -1;
 	}
-	sqlite3_reset(st);
 	return 0;
 }
 
@@ -288,29 +316,33 @@ outbox_due_free(struct due *d, size_t n)
 int
 outbox_claim(struct outbox *ob, int64_t id, time_t now)
 {
-	sqlite3_bind_int64(ob->st[S_CLAIM], 1, id);
-	sqlite3_bind_int64(ob->st[S_CLAIM], 2, (sqlite3_int64)now);
-	if (run(ob, S_CLAIM) != 0)
+	int ok = 1;
+
+	bind_int(ob, S_CLAIM, 1, id, &ok);
+	bind_int(ob, S_CLAIM, 2, (int64_t)now, &ok);
+	if (run(ob, S_CLAIM, ok) != 0)
 		return -1;
-	return sqlite3_changes(ob->db) == 1 ? 0 : -1;
+	return db_changes(ob->db) == 1 ? 0 : -1;
 }
 
 int
 outbox_delivered(struct outbox *ob, int64_t id, time_t now, long code,
     const char *excerpt)
 {
-	if (tx(ob, "BEGIN IMMEDIATE") != 0)
+	int ok = 1;
+
+	if (begin(ob) != 0)
 		return -1;
-	sqlite3_bind_int64(ob->st[S_DELIVERED], 1, id);
-	sqlite3_bind_int64(ob->st[S_DELIVERED], 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(ob->st[S_DELIVERED], 3, code);
-	bind_text(ob->st[S_DELIVERED], 4, excerpt);
-	sqlite3_bind_int64(ob->st[S_REPORT_DELIVERED], 1, id);
-	if (run(ob, S_DELIVERED) != 0 || run(ob, S_REPORT_DELIVERED) != 0) {
-		store_rollback(ob->db);
+	bind_int(ob, S_DELIVERED, 1, id, &ok);
+	bind_int(ob, S_DELIVERED, 2, (int64_t)now, &ok);
+	bind_int(ob, S_DELIVERED, 3, code, &ok);
+	bind_text(ob, S_DELIVERED, 4, excerpt, &ok);
+	bind_int(ob, S_REPORT_DELIVERED, 1, id, &ok);
+	if (run(ob, S_DELIVERED, ok) != 0 || run(ob, S_REPORT_DELIVERED, ok) != 0) {
+		db_rollback(ob->db);
 		return -1;
 	}
-	return tx(ob, "COMMIT");
+	return commit(ob);
 }
 
 long
@@ -329,43 +361,61 @@ outbox_retry_delay(const struct backoff *bo, int attempts)
 	return delay;
 }
 
+/* attempts, first attempt and report of delivery id. */
+static int
+attempts_of(struct outbox *ob, int64_t id, int *attempts, int64_t *first,
+    int64_t *report)
+{
+	struct db_stmt *q = ob->st[S_ATTEMPTS];
+	int ok = 1, rc;
+
+	bind_int(ob, S_ATTEMPTS, 1, id, &ok);
+	rc = ok ? db_step(q) : DB_ERROR;
+	if (rc == DB_ROW) {
+		*attempts = db_column_int(q, 0);
+		if (db_column_type(q, 1) != DB_T_NULL)
+			*first = db_column_int64(q, 1);
+		*report = db_column_int64(q, 2);
+	}
+	db_reset(q);
+	if (rc == DB_ERROR) {
+		log_warnx("outbox: %s", db_errmsg(ob->db));
+		return -1;
+	}
+	return 0;
+}
+
 int
 outbox_failed(struct outbox *ob, int64_t id, time_t now, const char *error,
     long code, const char *excerpt, int *final)
 {
-	sqlite3_stmt *q = ob->st[S_ATTEMPTS];
-	int attempts = 0;
+	int attempts = 0, which, ok = 1;
 	int64_t first = now, report = 0;
-	int which;
+	time_t next;
 
-	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		attempts = sqlite3_column_int(q, 0);
-		if (sqlite3_column_type(q, 1) != SQLITE_NULL)
-			first = sqlite3_column_int64(q, 1);
-		report = sqlite3_column_int64(q, 2);
-	}
-	sqlite3_reset(q);
-	time_t next = now + outbox_retry_delay(&ob->bo, attempts);
+	*final = 0;
+	if (attempts_of(ob, id, &attempts, &first, &report) != 0)
+		return -1;
+	next = now + outbox_retry_delay(&ob->bo, attempts);
 	*final = next > first + ob->bo.window_s;
 	which = *final ? S_GIVEUP : S_RETRY;
-	if (tx(ob, "BEGIN IMMEDIATE") != 0)
+	if (begin(ob) != 0)
 		return -1;
-	sqlite3_bind_int64(ob->st[which], 1, id);
+	bind_int(ob, which, 1, id, &ok);
 	if (*final) {
-		bind_text(ob->st[which], 2, error);
-		sqlite3_bind_int64(ob->st[which], 3, code);
-		bind_text(ob->st[which], 4, excerpt);
+		bind_text(ob, which, 2, error, &ok);
+		bind_int(ob, which, 3, code, &ok);
+		bind_text(ob, which, 4, excerpt, &ok);
 	} else {
-		sqlite3_bind_int64(ob->st[which], 2, (sqlite3_int64)next);
-		bind_text(ob->st[which], 3, error);
-		sqlite3_bind_int64(ob->st[which], 4, code);
-		bind_text(ob->st[which], 5, excerpt);
+		bind_int(ob, which, 2, (int64_t)next, &ok);
+		bind_text(ob, which, 3, error, &ok);
+		bind_int(ob, which, 4, code, &ok);
+		bind_text(ob, which, 5, excerpt, &ok);
 	}
-	sqlite3_bind_int64(ob->st[S_REPORT_FAILED], 1, report);
-	if (run(ob, which) != 0 || (*final && run(ob, S_REPORT_FAILED) != 0)) {
-		store_rollback(ob->db);
+	bind_int(ob, S_REPORT_FAILED, 1, report, &ok);
+	if (run(ob, which, ok) != 0 || (*final && run(ob, S_REPORT_FAILED, ok) != 0)) {
+		db_rollback(ob->db);
 		return -1;
 	}
-	return tx(ob, "COMMIT");
+	return commit(ob);
 }

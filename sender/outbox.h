@@ -2,7 +2,7 @@
  * NAME
  *	outbox - delivery state of reports in the outbound database
  * SYNOPSIS
- *	struct outbox *ob = outbox_open(db);
+ *	struct outbox *ob = outbox_open(db, &backoff);
  *	n = outbox_recover(ob);			in-flight rows back to pending
  *	outbox_claim(ob, id, now);		pending -> in-flight, committed
  *	outbox_delivered(ob, id, now, code, excerpt);
@@ -23,10 +23,11 @@
 #ifndef TLSRPTD_OUTBOX_H
 #define TLSRPTD_OUTBOX_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "db.h"
 
 struct backoff {
 	long base_s, max_s, window_s;
@@ -52,7 +53,7 @@ struct unplanned {
 
 struct outbox;
 
-struct outbox *outbox_open(sqlite3 *db, const struct backoff *bo);
+struct outbox *outbox_open(struct db *db, const struct backoff *bo);
 void outbox_close(struct outbox *ob);
 int outbox_recover(struct outbox *ob);
 int outbox_unplanned(struct outbox *ob, time_t now, struct unplanned **out,

@@ -6,10 +6,13 @@
  * DESCRIPTION
  *	Finds the destinations of new reports (plan), then delivers every
  *	delivery that is due, and exits; with -D it stays and does this
- *	every send_interval_s until SIGTERM. One tlsrpt-send per database
- *	(a lock next to it). At start, deliveries a crashed run left
- *	in-flight are put back to pending: they are the only ones a
- *	receiver may get twice.
+ *	every send_interval_s until SIGTERM. One tlsrpt-send per database:
+ *	a lock file next to an SQLite file; for a postgresql:// database,
+ *	shared by hosts, a session advisory lock on the server, checked
+ *	again before every pass (a reconnect loses it). At start,
+ *	deliveries a crashed run left in-flight are put back to pending:
+ *	they are the only ones a receiver may get twice, and only the one
+ *	sender may do that.
  *
  *	--dry-run shows what would be planned and sent, and changes nothing.
  *
@@ -41,9 +44,11 @@
 #include "log.h"
 #include "plan.h"
 #include "report.h"
-#include "store.h"
 
 #define DUE_BATCH 1000
+#define SEND_LOCK "tlsrpt-send"
+/* A PostgreSQL server silent this long beyond the lock wait is hung. */
+#define DB_REPLY_MARGIN_MS 60000L
 
 static volatile sig_atomic_t stop_requested;
 
@@ -61,8 +66,9 @@ usage(void)
 	exit(2);
 }
 
+/* SQLite: a lock file next to the database, held while fd is open. */
 static int
-take_lock(const char *db_path)
+take_lock_file(const char *db_path)
 {
 	char path[4096];
 	int fd;
@@ -79,6 +85,22 @@ take_lock(const char *db_path)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * PostgreSQL: the server's advisory lock (a no-op on SQLite): 0 held,
+ * 1 another sender has it, -1 the server could not say.
+ */
+static int
+take_lock_db(struct db *db, const char *what)
+{
+	int rc = db_try_lock(db, SEND_LOCK);
+
+	if (rc == 1)
+		log_warnx("another tlsrpt-send is working on %s; %s", db_name(db), what);
+	else if (rc != 0)
+		log_warnx("%s: sender lock: %s", db_name(db), db_errmsg(db));
+	return rc;
 }
 
 static int
@@ -154,13 +176,19 @@ show_due(struct outbox *ob)
 
 /* One pass: plan new reports, deliver everything due. */
 static int
-pass(struct outbox *ob, const struct plan_opts *p, const struct deliver_opts *d)
+pass(struct db *db, struct outbox *ob, const struct plan_opts *p,
+    const struct deliver_opts *d)
 {
 	struct plan_stats ps = { 0, 0, 0, 0 };
 	struct deliver_stats ds = { 0, 0, 0, 0 };
 	struct due *dues;
 	size_t n;
-	int rc = plan_reports(ob, p, &ps);
+	int rc;
+
+	/* Taken again if a reconnect lost it; -2: someone else has it now. */
+	if ((rc = take_lock_db(db, "stopping")) != 0)
+		return rc == 1 ? -2 : -1;
+	rc = plan_reports(ob, p, &ps);
 
 	if (p->dry_run)
 		return show_due(ob) == 0 ? rc : -1;
@@ -191,9 +219,9 @@ main(int argc, char **argv)
 	struct deliver_opts d;
 	struct plan_opts p;
 	struct outbox *ob;
-	sqlite3 *db;
+	struct db *db;
 	char err[512], password[512];
-	int ch, daemon_mode = 0, dry_run = 0, lock, rc, recovered;
+	int ch, daemon_mode = 0, dry_run = 0, lock = -1, rc, recovered;
 
 	cli_init(&cli, "tlsrpt-send", argc);
 	while ((ch = getopt_long(argc, argv, CLI_COMMON_OPTS "Dh", longopts, NULL)) != -1) {
@@ -211,13 +239,18 @@ main(int argc, char **argv)
 	log_init("tlsrpt-send", LOG_TO_STDERR);
 	if (setup(&d, &p, dry_run, password, sizeof(password)) != 0)
 		return 2;
-	if ((lock = take_lock(conf_str("database"))) < 0)
+	if (!db_target_is_pg(conf_str("database")) &&
+	    (lock = take_lock_file(conf_str("database"))) < 0)
 		return 1;
-	if (store_open(conf_str("database"), "outbound",
+	if (db_open(conf_str("database"), "outbound",
 	    (long)conf_int("db_busy_timeout_ms"), &db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tlsrpt-send: %s\n", err);
 		return 1;
 	}
+	db_set_timeout_ms(db, (long)conf_int("db_busy_timeout_ms") + DB_REPLY_MARGIN_MS);
+	/* Before the recovery below: it must not touch another's in-flight rows. */
+	if (take_lock_db(db, "not starting") != 0)
+		return 1;
 	if ((ob = outbox_open(db, &p.bo)) == NULL || deliver_init() != 0)
 		return 1;
 	if (!dry_run && (recovered = outbox_recover(ob)) > 0)
@@ -227,16 +260,19 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	do {
-		rc = pass(ob, &p, &d);
-		for (long s = 0; daemon_mode && !stop_requested &&
+		rc = pass(db, ob, &p, &d);
+		for (long s = 0; rc != -2 && daemon_mode && !stop_requested &&
 		    s < conf_int("send_interval_s"); s++)
 			sleep(1);
-	} while (daemon_mode && !stop_requested);
+	} while (rc != -2 && daemon_mode && !stop_requested);
 	outbox_close(ob);
-	store_close(db);
+	if (rc != -2)
+		(void)db_unlock(db, SEND_LOCK);
+	db_close(db);
 	deliver_cleanup();
 	dkim_signer_free(d.dkim);
-	close(lock);
+	if (lock >= 0)
+		close(lock);
 	cli_free(&cli);
 	return rc == 0 ? 0 : 1;
 }

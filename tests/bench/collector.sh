@@ -27,6 +27,8 @@
 #	BENCH_A_PROCS		sender process counts tried in (a), default "1 2"
 #	BENCH_B_RATE		offered rate of (b), default 50000
 #	BENCH_B_PROCS		sender processes in (b), default 1
+#	BENCH_B_CATCHUP		total rate at which a late sender catches up in (b)
+#				(tlsrpt-loadgen -C); default: at once, back to back
 #	BENCH_B_QLEN		also run (b) with the collector in a private network
 #				namespace with this max_dgram_qlen (e.g. 512, the
 #				systemd default; needs root and unshare)
@@ -35,6 +37,8 @@
 #	BENCH_C_MAX_MIB		memory target of (c), default 64
 #	BENCH_FLUSH_MS		flush_interval_ms for (a) and (b), default 1000
 #	BENCH_COLLECTOR_ARGS	more collector arguments, e.g. "-o collector_realtime=yes"
+#	BENCH_PHASES		phases to run, default "a b bq c" (bq: (b) again at
+#				BENCH_B_QLEN); e.g. "b bq" to compare variants of (b)
 # EXIT STATUS
 #	0 when every target passed, 1 when one failed, 2 on a setup error.
 # shellcheck shell=sh
@@ -45,10 +49,12 @@ BENCH_A_COUNT=${BENCH_A_COUNT:-2000000}
 BENCH_A_PROCS=${BENCH_A_PROCS:-1 2}
 BENCH_B_RATE=${BENCH_B_RATE:-50000}
 BENCH_B_PROCS=${BENCH_B_PROCS:-1}
+BENCH_B_CATCHUP=${BENCH_B_CATCHUP:-0}
 BENCH_C_KEYS=${BENCH_C_KEYS:-100000}
 BENCH_C_DOMAINS=${BENCH_C_DOMAINS:-60000}
 BENCH_C_MAX_MIB=${BENCH_C_MAX_MIB:-64}
 BENCH_FLUSH_MS=${BENCH_FLUSH_MS:-1000}
+BENCH_PHASES=${BENCH_PHASES:-a b bq c}
 A_TARGET=250000
 
 COLLECTD=$BIN/tlsrpt-collectd
@@ -81,6 +87,22 @@ trap 'exit 143' TERM
 
 FAILED=0
 RESULTS=""
+catchup_text() {
+	if [ "$BENCH_B_CATCHUP" = 0 ]; then
+		echo "at once"
+	else
+		echo "at $BENCH_B_CATCHUP/s"
+	fi
+}
+
+# phase NAME: true when NAME is in BENCH_PHASES.
+phase() {
+	case " $BENCH_PHASES " in
+	*" $1 "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 verdict() {	# verdict PASS|FAIL "text"
 	[ "$1" = PASS ] || FAILED=1
 	RESULTS="$RESULTS$1 $2
@@ -246,88 +268,93 @@ echo "kernel: $(uname -sr), nproc=$NPROC, net.unix.max_dgram_qlen=$QLEN," \
     "net.core.wmem_default=$WMEM, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- (a) throughput with blocking senders -----------------------------
-echo
-echo "(a) throughput: $BENCH_A_COUNT datagrams, blocking sends, as fast as possible"
-BEST_RATE=0
-BEST_PROCS=""
-A_OK=1
-for procs in $BENCH_A_PROCS; do
-	echo " $procs sender process(es):"
-	start_collector "a$procs" -o flush_interval_ms="$BENCH_FLUSH_MS"
+bench_a() {
+	echo
+	echo "(a) throughput: $BENCH_A_COUNT datagrams, blocking sends, as fast as possible"
+	BEST_RATE=0
+	BEST_PROCS=""
+	A_OK=1
+	for procs in $BENCH_A_PROCS; do
+		echo " $procs sender process(es):"
+		start_collector "a$procs" -o flush_interval_ms="$BENCH_FLUSH_MS"
+		b0=$(sys_busy)
+		c0=$(proc_cpu "$CPID")
+		OUT=$("$LOADGEN" -s "$SOCK" -b -n "$BENCH_A_COUNT" -p "$procs" 2>"$T/a$procs.err")
+		rc=$?
+		c1=$(proc_cpu "$CPID")
+		b1=$(sys_busy)
+		stop_collector
+		loadgen_ran "$T/a$procs.err"
+		read_db
+		echo "  loadgen: $OUT"
+		[ $rc = 0 ] || { cat "$T/a$procs.err"; A_OK=0; }
+		secs=$(kv seconds "$OUT")
+		ccpu=$(calc "printf \"%.2f\", $c1 - $c0")
+		rate=$(calc "printf \"%.0f\", ($secs > 0) ? $ACCEPTED / $secs : 0")
+		us=$(calc "printf \"%.2f\", ($ACCEPTED > 0) ? $ccpu * 1e6 / $ACCEPTED : 0")
+		compare_counts || { echo "  MISMATCH: not everything sent was stored"; A_OK=0; }
+		[ "$(kv lost "$OUT")" = 0 ] || { echo "  LOSS: $(kv lost "$OUT") sends failed"; A_OK=0; }
+		[ "$CSTATUS" = 0 ] || A_OK=0
+		echo "  $rate datagrams/s accepted ($ACCEPTED in $secs s);" \
+		    "collector CPU $ccpu s = $us us/datagram;" \
+		    "sender CPU $(kv sender_cpu "$OUT") s"
+		noise "$b0" "$b1" "$ccpu" "$(kv sender_cpu "$OUT")"
+		if [ "$rate" -gt "$BEST_RATE" ]; then
+			BEST_RATE=$rate
+			BEST_PROCS=$procs
+		fi
+	done
+	echo " best: $BEST_RATE datagrams/s with $BEST_PROCS sender process(es)"
+	if [ $A_OK = 1 ] && [ "$BEST_RATE" -ge $A_TARGET ]; then
+		verdict PASS "(a) $BEST_RATE datagrams/s >= $A_TARGET, zero loss (blocking, $BEST_PROCS sender process(es))"
+	else
+		verdict FAIL "(a) $BEST_RATE datagrams/s (target >= $A_TARGET with zero loss)"
+	fi
+}
+
+# ---- (b) loss at 50,000/s with non-blocking sends ---------------------
+B_COUNT=$((BENCH_B_RATE * BENCH_SECONDS))
+bench_b() {
+	echo
+	echo "(b) loss: $BENCH_B_RATE datagrams/s offered for $BENCH_SECONDS s" \
+	    "($B_COUNT datagrams), MSG_DONTWAIT like libtlsrpt, $BENCH_B_PROCS sender process(es)," \
+	    "late senders catch up $(catchup_text)"
+	start_collector b -o flush_interval_ms="$BENCH_FLUSH_MS"
 	b0=$(sys_busy)
 	c0=$(proc_cpu "$CPID")
-	OUT=$("$LOADGEN" -s "$SOCK" -b -n "$BENCH_A_COUNT" -p "$procs" 2>"$T/a$procs.err")
+	OUT=$("$LOADGEN" -s "$SOCK" -r "$BENCH_B_RATE" -C "$BENCH_B_CATCHUP" -n "$B_COUNT" -p "$BENCH_B_PROCS" -v 2>"$T/b.err")
 	rc=$?
 	c1=$(proc_cpu "$CPID")
 	b1=$(sys_busy)
 	stop_collector
-	loadgen_ran "$T/a$procs.err"
+	loadgen_ran "$T/b.err"
 	read_db
 	echo "  loadgen: $OUT"
-	[ $rc = 0 ] || { cat "$T/a$procs.err"; A_OK=0; }
+	grep -E "pacing|losses per second" "$T/b.err" | sed 's/^tlsrpt-loadgen: /  loadgen: /'
+	B_OK=1
+	[ $rc = 0 ] || { cat "$T/b.err"; B_OK=0; }
+	compare_counts || { echo "  MISMATCH: what was sent was not all stored"; B_OK=0; }
+	[ "$CSTATUS" = 0 ] || B_OK=0
+	lost=$(kv lost "$OUT")
 	secs=$(kv seconds "$OUT")
+	offered=$(calc "printf \"%.0f\", ($secs > 0) ? ($(kv sent "$OUT") + $lost) / $secs : 0")
 	ccpu=$(calc "printf \"%.2f\", $c1 - $c0")
-	rate=$(calc "printf \"%.0f\", ($secs > 0) ? $ACCEPTED / $secs : 0")
-	us=$(calc "printf \"%.2f\", ($ACCEPTED > 0) ? $ccpu * 1e6 / $ACCEPTED : 0")
-	compare_counts || { echo "  MISMATCH: not everything sent was stored"; A_OK=0; }
-	[ "$(kv lost "$OUT")" = 0 ] || { echo "  LOSS: $(kv lost "$OUT") sends failed"; A_OK=0; }
-	[ "$CSTATUS" = 0 ] || A_OK=0
-	echo "  $rate datagrams/s accepted ($ACCEPTED in $secs s);" \
-	    "collector CPU $ccpu s = $us us/datagram;" \
-	    "sender CPU $(kv sender_cpu "$OUT") s"
+	echo "  offered $offered/s, sent $(kv rate "$OUT")/s; collector CPU $ccpu s" \
+	    "($(calc "printf \"%.1f\", 100 * $ccpu / $secs")% of one CPU)"
 	noise "$b0" "$b1" "$ccpu" "$(kv sender_cpu "$OUT")"
-	if [ "$rate" -gt "$BEST_RATE" ]; then
-		BEST_RATE=$rate
-		BEST_PROCS=$procs
+	echo "  loss=$lost at net.unix.max_dgram_qlen=$QLEN (eagain=$(kv eagain "$OUT")," \
+	    "other_errors=$(kv other_errors "$OUT"))"
+	[ "$(calc "print ($offered >= 0.99 * $BENCH_B_RATE) ? 1 : 0")" = 1 ] ||
+	    { echo "  the sender did not reach the offered rate"; B_OK=0; }
+	if [ $B_OK = 1 ] && [ "$lost" = 0 ]; then
+		verdict PASS "(b) loss=0 of $B_COUNT at $BENCH_B_RATE/s for $BENCH_SECONDS s, net.unix.max_dgram_qlen=$QLEN"
+	else
+		verdict FAIL "(b) loss=$lost of $B_COUNT at $BENCH_B_RATE/s for $BENCH_SECONDS s, net.unix.max_dgram_qlen=$QLEN"
 	fi
-done
-echo " best: $BEST_RATE datagrams/s with $BEST_PROCS sender process(es)"
-if [ $A_OK = 1 ] && [ "$BEST_RATE" -ge $A_TARGET ]; then
-	verdict PASS "(a) $BEST_RATE datagrams/s >= $A_TARGET, zero loss (blocking, $BEST_PROCS sender process(es))"
-else
-	verdict FAIL "(a) $BEST_RATE datagrams/s (target >= $A_TARGET with zero loss)"
-fi
-
-# ---- (b) loss at 50,000/s with non-blocking sends ---------------------
-B_COUNT=$((BENCH_B_RATE * BENCH_SECONDS))
-echo
-echo "(b) loss: $BENCH_B_RATE datagrams/s offered for $BENCH_SECONDS s" \
-    "($B_COUNT datagrams), MSG_DONTWAIT like libtlsrpt, $BENCH_B_PROCS sender process(es)"
-start_collector b -o flush_interval_ms="$BENCH_FLUSH_MS"
-b0=$(sys_busy)
-c0=$(proc_cpu "$CPID")
-OUT=$("$LOADGEN" -s "$SOCK" -r "$BENCH_B_RATE" -n "$B_COUNT" -p "$BENCH_B_PROCS" -v 2>"$T/b.err")
-rc=$?
-c1=$(proc_cpu "$CPID")
-b1=$(sys_busy)
-stop_collector
-loadgen_ran "$T/b.err"
-read_db
-echo "  loadgen: $OUT"
-grep -E "pacing|losses per second" "$T/b.err" | sed 's/^tlsrpt-loadgen: /  loadgen: /'
-B_OK=1
-[ $rc = 0 ] || { cat "$T/b.err"; B_OK=0; }
-compare_counts || { echo "  MISMATCH: what was sent was not all stored"; B_OK=0; }
-[ "$CSTATUS" = 0 ] || B_OK=0
-lost=$(kv lost "$OUT")
-secs=$(kv seconds "$OUT")
-offered=$(calc "printf \"%.0f\", ($secs > 0) ? ($(kv sent "$OUT") + $lost) / $secs : 0")
-ccpu=$(calc "printf \"%.2f\", $c1 - $c0")
-echo "  offered $offered/s, sent $(kv rate "$OUT")/s; collector CPU $ccpu s" \
-    "($(calc "printf \"%.1f\", 100 * $ccpu / $secs")% of one CPU)"
-noise "$b0" "$b1" "$ccpu" "$(kv sender_cpu "$OUT")"
-echo "  loss=$lost at net.unix.max_dgram_qlen=$QLEN (eagain=$(kv eagain "$OUT")," \
-    "other_errors=$(kv other_errors "$OUT"))"
-[ "$(calc "print ($offered >= 0.99 * $BENCH_B_RATE) ? 1 : 0")" = 1 ] ||
-    { echo "  the sender did not reach the offered rate"; B_OK=0; }
-if [ $B_OK = 1 ] && [ "$lost" = 0 ]; then
-	verdict PASS "(b) loss=0 of $B_COUNT at $BENCH_B_RATE/s for $BENCH_SECONDS s, net.unix.max_dgram_qlen=$QLEN"
-else
-	verdict FAIL "(b) loss=$lost of $B_COUNT at $BENCH_B_RATE/s for $BENCH_SECONDS s, net.unix.max_dgram_qlen=$QLEN"
-fi
+}
 
 # (b) again with another queue length, for comparison (not a target).
-if [ -n "${BENCH_B_QLEN:-}" ]; then
+bench_bq() {
 	echo
 	echo "(b') the same at net.unix.max_dgram_qlen=$BENCH_B_QLEN (private network namespace)"
 	NS_QLEN=$BENCH_B_QLEN
@@ -335,7 +362,7 @@ if [ -n "${BENCH_B_QLEN:-}" ]; then
 	NS_QLEN=""
 	b0=$(sys_busy)
 	c0=$(proc_cpu "$CPID")
-	OUT=$("$LOADGEN" -s "$SOCK" -r "$BENCH_B_RATE" -n "$B_COUNT" -p "$BENCH_B_PROCS" -v 2>"$T/b2.err")
+	OUT=$("$LOADGEN" -s "$SOCK" -r "$BENCH_B_RATE" -C "$BENCH_B_CATCHUP" -n "$B_COUNT" -p "$BENCH_B_PROCS" -v 2>"$T/b2.err")
 	c1=$(proc_cpu "$CPID")
 	b1=$(sys_busy)
 	stop_collector
@@ -346,48 +373,55 @@ if [ -n "${BENCH_B_QLEN:-}" ]; then
 	compare_counts || echo "  MISMATCH: what was sent was not all stored"
 	noise "$b0" "$b1" "$(calc "printf \"%.2f\", $c1 - $c0")" "$(kv sender_cpu "$OUT")"
 	echo "  loss=$(kv lost "$OUT") at net.unix.max_dgram_qlen=$BENCH_B_QLEN (for comparison)"
-fi
+}
 
 # ---- (c) memory with 100,000 keys -------------------------------------
-echo
-echo "(c) memory: ~$BENCH_C_KEYS distinct keys ($BENCH_C_DOMAINS report domains)" \
-    "held in memory (flush_interval_ms=60000, collector_max_keys=250000)"
-start_collector c -o flush_interval_ms=60000 -o collector_max_keys=250000
-START_KIB=$(status_kib "$CPID" VmRSS)
-t0=$(date +%s)
-OUT=$("$LOADGEN" -s "$SOCK" -b -n 0 -k "$BENCH_C_KEYS" -d "$BENCH_C_DOMAINS" 2>"$T/c.err")
-rc=$?
-sleep 0.5	# the last queued datagrams
-RSS_KIB=$(status_kib "$CPID" VmRSS)
-HWM_KIB=$(status_kib "$CPID" VmHWM)
-held=$(($(date +%s) - t0))
-stop_collector
-loadgen_ran "$T/c.err"
-read_db
-echo "  loadgen: $OUT"
-C_OK=1
-[ $rc = 0 ] || { cat "$T/c.err"; C_OK=0; }
-[ "$held" -lt 55 ] || { echo "  took ${held}s: a flush may have emptied the table"; C_OK=0; }
-compare_counts || { echo "  MISMATCH: what was sent was not all stored"; C_OK=0; }
-[ "$CSTATUS" = 0 ] || C_OK=0
-[ "$(kv lost "$OUT")" = 0 ] || C_OK=0
-mib() {
-	calc "printf \"%.1f\", $1 / 1024"
+bench_c() {
+	echo
+	echo "(c) memory: ~$BENCH_C_KEYS distinct keys ($BENCH_C_DOMAINS report domains)" \
+	    "held in memory (flush_interval_ms=60000, collector_max_keys=250000)"
+	start_collector c -o flush_interval_ms=60000 -o collector_max_keys=250000
+	START_KIB=$(status_kib "$CPID" VmRSS)
+	t0=$(date +%s)
+	OUT=$("$LOADGEN" -s "$SOCK" -b -n 0 -k "$BENCH_C_KEYS" -d "$BENCH_C_DOMAINS" 2>"$T/c.err")
+	rc=$?
+	sleep 0.5	# the last queued datagrams
+	RSS_KIB=$(status_kib "$CPID" VmRSS)
+	HWM_KIB=$(status_kib "$CPID" VmHWM)
+	held=$(($(date +%s) - t0))
+	stop_collector
+	loadgen_ran "$T/c.err"
+	read_db
+	echo "  loadgen: $OUT"
+	C_OK=1
+	[ $rc = 0 ] || { cat "$T/c.err"; C_OK=0; }
+	[ "$held" -lt 55 ] || { echo "  took ${held}s: a flush may have emptied the table"; C_OK=0; }
+	compare_counts || { echo "  MISMATCH: what was sent was not all stored"; C_OK=0; }
+	[ "$CSTATUS" = 0 ] || C_OK=0
+	[ "$(kv lost "$OUT")" = 0 ] || C_OK=0
+	mib() {
+		calc "printf \"%.1f\", $1 / 1024"
+	}
+	echo "  keys sent $(kv keys "$OUT"), stored $STORED_KEYS" \
+	    "(policy_counter + failure_counter rows)"
+	echo "  resident at start $(mib "$START_KIB") MiB; with the keys in memory:" \
+	    "VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB;" \
+	    "peak during the final flush $(mib "$PEAK_KIB") MiB"
+	[ "$STORED_KEYS" = "$(kv keys "$OUT")" ] ||
+	    echo "  NOTE: stored keys differ from the loadgen's count"
+	[ "$STORED_KEYS" -ge "$BENCH_C_KEYS" ] || C_OK=0
+	limit=$((BENCH_C_MAX_MIB * 1024))
+	if [ $C_OK = 1 ] && [ "$HWM_KIB" -le $limit ] && [ "$RSS_KIB" -le $limit ]; then
+		verdict PASS "(c) VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB <= $BENCH_C_MAX_MIB MiB with $STORED_KEYS keys"
+	else
+		verdict FAIL "(c) VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB with $STORED_KEYS keys (target <= $BENCH_C_MAX_MIB MiB, >= $BENCH_C_KEYS keys)"
+	fi
 }
-echo "  keys sent $(kv keys "$OUT"), stored $STORED_KEYS" \
-    "(policy_counter + failure_counter rows)"
-echo "  resident at start $(mib "$START_KIB") MiB; with the keys in memory:" \
-    "VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB;" \
-    "peak during the final flush $(mib "$PEAK_KIB") MiB"
-[ "$STORED_KEYS" = "$(kv keys "$OUT")" ] ||
-    echo "  NOTE: stored keys differ from the loadgen's count"
-[ "$STORED_KEYS" -ge "$BENCH_C_KEYS" ] || C_OK=0
-limit=$((BENCH_C_MAX_MIB * 1024))
-if [ $C_OK = 1 ] && [ "$HWM_KIB" -le $limit ] && [ "$RSS_KIB" -le $limit ]; then
-	verdict PASS "(c) VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB <= $BENCH_C_MAX_MIB MiB with $STORED_KEYS keys"
-else
-	verdict FAIL "(c) VmRSS $(mib "$RSS_KIB") MiB, VmHWM $(mib "$HWM_KIB") MiB with $STORED_KEYS keys (target <= $BENCH_C_MAX_MIB MiB, >= $BENCH_C_KEYS keys)"
-fi
+
+phase a && bench_a
+phase b && bench_b
+phase bq && [ -n "${BENCH_B_QLEN:-}" ] && bench_bq
+phase c && bench_c
 
 echo
 echo "summary:"

@@ -3,7 +3,7 @@
  *	tlsrpt-loadgen - send realistic libtlsrpt datagrams to a collector
  * SYNOPSIS
  *	tlsrpt-loadgen -s socket [-n count] [-r rate] [-b] [-d domains]
- *	    [-k keys] [-f failpct] [-p procs] [-B burst] [-S seed] [-v]
+ *	    [-k keys] [-f failpct] [-p procs] [-B burst] [-C rate] [-S seed] [-v]
  * DESCRIPTION
  *	Builds two pools of datagrams before any timing starts, encoded by
  *	ev_encode() so the bytes are what libtlsrpt writes:
@@ -45,6 +45,15 @@
  *	CLOCK_MONOTONIC schedule (clock_nanosleep, 1 ns timer slack), it
  *	never spins. Without -r the processes send as fast as they can.
  *
+ *	A process that wakes late (descheduled, VM steal) is behind its
+ *	schedule and catches up: by default at once, back to back, which
+ *	on a 2-vCPU VM is several times the offered rate for as long as it
+ *	was late. -C caps the total rate while catching up (e.g. -C 100000
+ *	with -r 50000): the same datagrams are offered and the average rate
+ *	is kept, but a stall of the sender is not turned into a burst that
+ *	no fleet of independent MTA processes, each doing a TLS session's
+ *	work between two datagrams, would send.
+ *
  *	-n 0 sends just enough for every template to go out once (all the
  *	keys reach the collector).
  * OUTPUT
@@ -55,7 +64,8 @@
  *	bytes, procs and sender_cpu (CPU seconds of the whole load
  *	generator, the building of the pools included).
  *	-v describes the pools on stderr and, after the run, how late the
- *	paced ticks were and when sends were lost.
+ *	paced ticks were, how many datagrams were sent behind schedule and
+ *	at what rate, and when sends were lost.
  * EXIT STATUS
  *	0 when the sends were made (losses are reported, not fatal), 1 on
  *	a setup error, 2 on a usage error.
@@ -114,6 +124,9 @@ struct result {
 	uint32_t lost_per_s[LOSS_SECONDS];	/* -v: losses per second of the run */
 	uint64_t late_ticks, lost_late;	/* -v: ticks begun >= LATE_NS late */
 	int64_t max_late_ns;
+	uint64_t behind_sends;	/* -v: sends in those ticks ... */
+	int64_t behind_ns;	/* ... and the time they took, tick to tick */
+	int64_t behind_send_ns;	/* ... and in send() alone */
 };
 
 /* Text for one event under construction. */
@@ -132,18 +145,20 @@ static struct {
 	unsigned failpct;
 	unsigned procs;
 	unsigned burst;
+	double catchup_rate;
 	uint64_t seed;
 	int verbose;
-} opt = { NULL, 100000, 0, 0, 1000, 5000, 10, 1, 4, 1, 0 };
+} opt = { NULL, 100000, 0, 0, 1000, 5000, 10, 1, 4, 0, 1, 0 };
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: tlsrpt-loadgen -s socket [-n count] [-r rate] [-b]"
 	    " [-d domains]\n"
-	    "    [-k keys] [-f failpct] [-p procs] [-B burst] [-S seed] [-v]\n"
+	    "    [-k keys] [-f failpct] [-p procs] [-B burst] [-C rate] [-S seed] [-v]\n"
 	    "  -n datagrams in total (0: just enough to send every key once)\n"
 	    "  -r datagrams/s in total (0: as fast as possible)\n"
+	    "  -C datagrams/s in total while catching up after a late tick (0: at once)\n"
 	    "  -b block until sent (default: MSG_DONTWAIT, failures are lost)\n");
 	exit(2);
 }
@@ -911,8 +926,9 @@ sender(const struct plan *pl, unsigned id, uint64_t count, struct result *res)
 	size_t fi = bad->n ? (size_t)((uint64_t)id * bad->n / opt.procs) : 0;
 	unsigned pat = (id * 37) % PATTERN;
 	double per_dgram_ns = opt.rate > 0 ? 1e9 * opt.procs / opt.rate : 0;
-	int64_t start, offset = 0;
-	uint64_t i = 0;
+	double catchup_ns = opt.catchup_rate > 0 ? 1e9 * opt.procs / opt.catchup_rate : 0;
+	int64_t start, offset = 0, tick_ns = 0, prev_tick_ns = 0;
+	uint64_t i = 0, prev_sends = 0;
 	int fd, err = 0, late_tick = 0;
 
 	if ((fd = connect_socket(opt.socket, &err)) < 0) {
@@ -934,19 +950,34 @@ sender(const struct plan *pl, unsigned id, uint64_t count, struct result *res)
 
 		if (opt.rate > 0) {
 			int64_t t = start + offset + (int64_t)((double)i * per_dgram_ns);
-			struct timespec ts = { (time_t)(t / 1000000000), (long)(t % 1000000000) };
+			int64_t wake = t, late;
+			struct timespec ts;
 
+			/* Behind schedule: no faster than -C after the last tick. */
+			if (catchup_ns > 0 && tick_ns > 0 &&
+			    wake < tick_ns + (int64_t)((double)prev_sends * catchup_ns))
+				wake = tick_ns + (int64_t)((double)prev_sends * catchup_ns);
+			ts.tv_sec = (time_t)(wake / 1000000000);
+			ts.tv_nsec = (long)(wake % 1000000000);
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 				;
 			if (end - i > opt.burst)
 				end = i + opt.burst;
+			prev_tick_ns = tick_ns;
+			tick_ns = now_ns();
 			if (opt.verbose) {
-				int64_t late = now_ns() - t;
+				/* The previous tick was behind: its sends took this long. */
+				if (late_tick) {
+					res->behind_sends += prev_sends;
+					res->behind_ns += tick_ns - prev_tick_ns;
+				}
+				late = tick_ns - t;
 				late_tick = late >= LATE_NS;
 				res->late_ticks += (uint64_t)late_tick;
 				if (late > res->max_late_ns)
 					res->max_late_ns = late;
 			}
+			prev_sends = end - i;
 		}
 		for (; i < end; i++) {
 			const struct pool *from;
@@ -975,6 +1006,8 @@ sender(const struct plan *pl, unsigned id, uint64_t count, struct result *res)
 				res->lost_late += (uint64_t)late_tick;
 			}
 		}
+		if (late_tick)	/* only set with -r and -v */
+			res->behind_send_ns += now_ns() - tick_ns;
 	}
 	res->last_ns = now_ns();
 	res->done = 1;
@@ -1023,7 +1056,7 @@ main(int argc, char **argv)
 	double secs, cpu;
 	struct rusage ru;
 
-	while ((ch = getopt(argc, argv, "s:n:r:bd:k:f:p:B:S:vh")) != -1) {
+	while ((ch = getopt(argc, argv, "s:n:r:bd:k:f:p:B:C:S:vh")) != -1) {
 		switch (ch) {
 		case 's': opt.socket = optarg; break;
 		case 'n': opt.count = num_arg(ch, optarg, 0, UINT64_C(1) << 40); break;
@@ -1034,6 +1067,7 @@ main(int argc, char **argv)
 		case 'f': opt.failpct = (unsigned)num_arg(ch, optarg, 0, 100); break;
 		case 'p': opt.procs = (unsigned)num_arg(ch, optarg, 1, MAX_PROCS); break;
 		case 'B': opt.burst = (unsigned)num_arg(ch, optarg, 1, 1000000); break;
+		case 'C': opt.catchup_rate = (double)num_arg(ch, optarg, 0, 100000000); break;
 		case 'S': opt.seed = num_arg(ch, optarg, 0, UINT64_MAX); break;
 		case 'v': opt.verbose = 1; break;
 		default: usage();
@@ -1164,11 +1198,14 @@ main(int argc, char **argv)
 	}
 	nkeys = count_keys(&ok, &bad, pl.ok_sent, pl.bad_sent);
 	if (opt.verbose && opt.rate > 0) {
-		uint64_t late = 0, lost_late = 0;
-		int64_t max_late = 0;
+		uint64_t late = 0, lost_late = 0, behind = 0;
+		int64_t max_late = 0, behind_ns = 0, behind_send_ns = 0;
 		for (unsigned id = 0; id < opt.procs; id++) {
 			late += res[id].late_ticks;
 			lost_late += res[id].lost_late;
+			behind += res[id].behind_sends;
+			behind_ns += res[id].behind_ns;
+			behind_send_ns += res[id].behind_send_ns;
 			if (res[id].max_late_ns > max_late)
 				max_late = res[id].max_late_ns;
 		}
@@ -1176,6 +1213,14 @@ main(int argc, char **argv)
 		    "%d us or more late (worst %.3f ms); %" PRIu64 " of the %"
 		    PRIu64 " losses were in such ticks\n", late, LATE_NS / 1000,
 		    (double)max_late / 1e6, lost_late, tot.lost);
+		fprintf(stderr, "tlsrpt-loadgen: pacing: %" PRIu64 " datagrams "
+		    "were sent in those ticks, per sender process %.0f/s tick to "
+		    "tick and %.0f/s while sending (offered %.0f/s per process; "
+		    "catch-up %s)\n", behind,
+		    behind_ns > 0 ? (double)behind * 1e9 / (double)behind_ns : 0.0,
+		    behind_send_ns > 0 ? (double)behind * 1e9 / (double)behind_send_ns : 0.0,
+		    opt.rate / opt.procs, opt.catchup_rate > 0 ? "capped by -C" :
+		    "at once");
 	}
 	if (opt.verbose && tot.lost > 0) {
 		fprintf(stderr, "tlsrpt-loadgen: losses per second of the run:");

@@ -3,9 +3,20 @@
 # and a temp SQLite database. Sends the libtlsrpt fixture datagrams, a
 # catalogue of bad datagrams between them, and checks every count and
 # counter in SQLite after SIGTERM; then socket takeover rules, signals,
-# the UTC day and the day boundary (under faketime).
+# the UTC day and the day boundary (under faketime). The whole test runs
+# twice: with one receiver thread and with three reading the same socket
+# (collector_receivers), each with its own table.
+
+if [ -z "${COLLECTOR_RECEIVERS:-}" ]; then
+	COLLECTOR_RECEIVERS=1 sh "$0" || exit 1
+	COLLECTOR_RECEIVERS=3 exec sh "$0"
+fi
 # shellcheck source=tests/integration/common.sh
 . tests/integration/common.sh
+echo "# collector_receivers = $COLLECTOR_RECEIVERS"
+printf 'collector_receivers = %s\n' "$COLLECTOR_RECEIVERS" >"$T/receivers.conf"
+TLSRPTD_CONF=$T/receivers.conf
+export TLSRPTD_CONF
 
 send() {
 	"$TOOLS/dgram-send" "$SOCK" "$@" || fail "dgram-send $*"
@@ -249,4 +260,44 @@ if [ -f "$FT" ]; then
 else
 	fail "libfaketime not installed (make deps installs faketime)"
 fi
+
+# --- 9. receiver threads ---------------------------------------------------
+for bad in 0 9; do
+	"$BIN/tlsrpt-collectd" -o collector_receivers=$bad -n >/dev/null 2>"$T/conf.err"
+	expect_eq "collector_receivers=$bad is out of bounds (exit 2)" 2 $?
+done
+rm -f "$DB" "$DB"-*
+: >"$LOGFILE"
+start_collector
+threads=$COLLECTOR_RECEIVERS
+[ "$threads" = 1 ] && threads="1 receiver thread" || threads="$threads receiver threads"
+grep -q "$threads" "$LOGFILE" || fail "start-up line does not say '$threads'"
+ok "start-up line says $threads"
+# Four blocking senders at once, one of them over two flush intervals.
+SENDERS=""
+for f in success.json failure-certificate-expired.json success.json \
+    two-policies-sts-fail-tlsa-ok.json; do
+	"$TOOLS/dgram-send" -r 2500 "$SOCK" "$FIXTURES_DIR/$f" &
+	SENDERS="$SENDERS $!"
+done
+for p in $SENDERS; do
+	wait "$p" || fail "dgram-send $p"
+done
+kill -USR1 "$COLLECTOR_PID"
+i=0
+until grep -q "counters since start: received=10000 accepted=10000 sessions=12500" "$LOGFILE"; do
+	i=$((i + 1)); [ $i -gt 100 ] && fail "SIGUSR1: no line with the sum of all threads"; sleep 0.05
+done
+ok "SIGUSR1 sums the counters of every thread"
+stop_collector
+expect_eq "exit 0" 0 "$COLLECTOR_STATUS"
+expect_eq "10,000 datagrams from 4 concurrent senders all counted" 10000 "$(counter received)"
+expect_eq "every session stored once (12,500: two-policies has 2)" 12500 \
+    "$(sql "SELECT SUM(successful_sessions + failed_sessions) FROM policy_counter")"
+expect_eq "one key from three senders: 5000 successes, 2500 failures" "5000|2500" \
+    "$(sql "SELECT successful_sessions, failed_sessions FROM policy_counter WHERE report_domain='dom00000.example'")"
+expect_eq "its failure detail: 2500" 2500 \
+    "$(sql "SELECT sessions FROM failure_counter WHERE result_code=204")"
+expect_eq "one row per key however many tables held it" 0 \
+    "$(sql "SELECT COUNT(*) FROM (SELECT 1 FROM policy_counter GROUP BY day, report_domain, tlsrpt_record, policy_type, policy_domain, policy_strings, mx_hosts HAVING COUNT(*) > 1)")"
 echo "collector: $TESTS_RUN checks passed"

@@ -22,6 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Programs run slower under valgrind (make check-valgrind sets
+# TLSRPTD_TEST_SLOWDOWN): the waits below for a program to be ready are
+# multiplied by SLOW, which scripts may use for their own limits too.
+SLOW=${TLSRPTD_TEST_SLOWDOWN:-1}
+
 TESTS_RUN=0
 ok() {
 	TESTS_RUN=$((TESTS_RUN + 1))
@@ -44,12 +49,12 @@ sql() {
 	sqlite3 -batch -noheader "$DB" "$1"
 }
 
-# wait_for_socket PATH: up to 10 s.
+# wait_for_socket PATH: up to 10 s (times SLOW).
 wait_for_socket() {
 	i=0
 	while [ ! -S "$1" ]; do
 		i=$((i + 1))
-		[ $i -gt 200 ] && fail "socket $1 did not appear"
+		[ $i -gt $((200 * SLOW)) ] && fail "socket $1 did not appear"
 		sleep 0.05
 	done
 }
@@ -71,7 +76,7 @@ start_collector() {
 	while [ "$(grep -c "listening on" "$LOGFILE")" -le "$before" ]; do
 		kill -0 "$COLLECTOR_PID" 2>/dev/null || fail "collector exited at start"
 		i=$((i + 1))
-		[ $i -gt 400 ] && fail "collector not ready after 20 s"
+		[ $i -gt $((400 * SLOW)) ] && fail "collector not ready after $((20 * SLOW)) s"
 		sleep 0.05
 	done
 }
@@ -101,7 +106,7 @@ start_sink() {
 		[ -n "$SINK_PORT" ] && break
 		kill -0 "$SINK_PID" 2>/dev/null || fail "$name exited at start: $(cat "$T/$name.err")"
 		i=$((i + 1))
-		[ $i -gt 200 ] && fail "$name not listening after 10 s"
+		[ $i -gt $((200 * SLOW)) ] && fail "$name not listening after $((10 * SLOW)) s"
 		sleep 0.05
 	done
 }
@@ -154,7 +159,7 @@ start_dns() {
 				return 0
 			fi
 			n=$((n + 1))
-			[ $n -gt 100 ] && fail "dnsmasq not answering after 10 s"
+			[ $n -gt $((100 * SLOW)) ] && fail "dnsmasq not answering after $((10 * SLOW)) s"
 			sleep 0.1
 		done
 		wait "$DNS_PID" 2>/dev/null
