@@ -16,7 +16,7 @@
 
 const struct conf_key conf_keys[] = {
 	{ "database", CONF_STR, "/var/lib/tlsrptd/tlsrpt.db", 0, 0,
-	  "outbound SQLite database (counters, reports, deliveries)" },
+	  "outbound database (counters, reports, deliveries): an SQLite file, or a postgresql:// URI shared by many collectors" },
 	{ "db_busy_timeout_ms", CONF_INT, "5000", 0, 600000,
 	  "how long a writer waits for a database lock before giving up" },
 	{ "collector_socket", CONF_STR, "/run/tlsrptd/collector.sock", 0, 0,
@@ -100,7 +100,7 @@ const struct conf_key conf_keys[] = {
 	{ "dkim_domain", CONF_STR, "", 0, 0,
 	  "DKIM signing domain (d=), normally report_submitter" },
 	{ "ingest_database", CONF_STR, "/var/lib/tlsrptd/inbound.db", 0, 0,
-	  "inbound SQLite database: reports other providers sent about our domains" },
+	  "inbound database (reports other providers sent about our domains): an SQLite file or a postgresql:// URI" },
 	{ "ingest_listen", CONF_STR, "127.0.0.1:8460", 0, 0,
 	  "address:port tlsrpt-ingestd listens on ([::1]:port for IPv6)" },
 	{ "ingest_path", CONF_STR, "/tlsrpt", 0, 0,
