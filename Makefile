@@ -213,6 +213,7 @@ bench: all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/aggregator.sh
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/sender.sh
 	@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/ingest.sh
+	-@BIN=$(CURDIR)/$(BUILD)/bin sh tests/bench/pg.sh
 
 run: deps all
 	@BIN=$(CURDIR)/$(BUILD)/bin sh contrib/run-local.sh

@@ -96,6 +96,7 @@ struct flusher {
 	long retry_ms;
 	long give_up_ms;	/* when stopping: stop retrying after this */
 	struct timespec stop_at;	/* when stopping began */
+	struct timespec progress_at;	/* last chunk committed */
 	int lost;		/* a tally was given up */
 	struct timespec busy_since;	/* last handoff or start of a batch */
 	/* The rest belongs to the flusher thread (and start/stop). */
@@ -407,6 +408,9 @@ write_attempt(struct flusher *f, struct tally **ts, int n, char *err, size_t err
 			goto fail;
 		}
 		f->items_done = end;
+		pthread_mutex_lock(&f->mu);
+		clock_gettime(CLOCK_MONOTONIC, &f->progress_at);
+		pthread_mutex_unlock(&f->mu);
 		if (last) {
 			f->flush_errors -= flush_errors;
 			f->batch_done = 1;
@@ -491,19 +495,24 @@ sleep_ms(long ms)
 /*
  * Stopping, and give_up_ms after the stop request: no more tries. It
  * counts from the request, for all tallies together: the one failing
- * at the stop and the last ones must not each get it.
+ * at the stop and the last ones must not each get it. A database that
+ * is slow but takes our chunks is not failing: the time counts from the
+ * last chunk it committed, if that came after the request.
  */
 static int
 giving_up(struct flusher *f)
 {
-	struct timespec now;
+	struct timespec now, from;
 	long elapsed;
 	int give_up;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&f->mu);
-	elapsed = (now.tv_sec - f->stop_at.tv_sec) * 1000 +
-	    (now.tv_nsec - f->stop_at.tv_nsec) / 1000000;
+	from = f->stop_at;
+	if (f->progress_at.tv_sec > from.tv_sec || (f->progress_at.tv_sec == from.tv_sec &&
+	    f->progress_at.tv_nsec > from.tv_nsec))
+		from = f->progress_at;
+	elapsed = (now.tv_sec - from.tv_sec) * 1000 + (now.tv_nsec - from.tv_nsec) / 1000000;
 	give_up = f->stopping && elapsed >= f->give_up_ms;
 	pthread_mutex_unlock(&f->mu);
 	return give_up;
