@@ -283,10 +283,14 @@ done
 for p in $SENDERS; do
 	wait "$p" || fail "dgram-send $p"
 done
-kill -USR1 "$COLLECTOR_PID"
+# The last datagrams may still be in the queue or a thread's batch when the
+# senders return: ask again until the sum is complete (at most 5 s).
 i=0
 until grep -q "counters since start: received=10000 accepted=10000 sessions=12500" "$LOGFILE"; do
-	i=$((i + 1)); [ $i -gt 100 ] && fail "SIGUSR1: no line with the sum of all threads"; sleep 0.05
+	i=$((i + 1))
+	[ $i -gt 50 ] && fail "SIGUSR1: no line with the sum of all threads: $(grep 'counters since start' "$LOGFILE" | tail -1)"
+	kill -USR1 "$COLLECTOR_PID"
+	sleep 0.1
 done
 ok "SIGUSR1 sums the counters of every thread"
 stop_collector

@@ -766,6 +766,7 @@ ok "bomb mail: peak RSS $kib KiB; stderr: $(head -n 1 "$LOGFILE")"
 want rejected_no_report
 $ING -o ingest_max_mail_bytes=1024 <"$RR/google-mox-1.eml" 2>"$LOGFILE"
 expect_eq "mail over ingest_max_mail_bytes: exit 65" 65 "$?"
+want rejected_too_big
 expect_eq "nothing stored by the refused mails" "$m" "$(rows)"
 "$BIN/tlsrpt-ingest" -o "ingest_database=$T/no/such/dir/in.db" -o ingest_dkim_verify=no \
     <"$RR/google-mox-1.eml" 2>"$LOGFILE"
