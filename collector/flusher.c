@@ -326,14 +326,17 @@ open_db(struct flusher *f, char *err, size_t errlen)
  * Where the chunk that starts at item `start` ends: CHUNK_ITEMS on, at
  * the next policy that is not the same key as the one before it, so
  * that each chunk upserts the policies whose failures it writes (and
- * learns their ids there).
+ * learns their ids there). Chunks are for PostgreSQL, where collectors
+ * on other hosts wait for our row locks; SQLite has one writer and
+ * takes the whole batch in one transaction, so that after a crash the
+ * counters (sessions...) always match the rows they count.
  */
 static size_t
 chunk_end(const struct flusher *f, size_t start)
 {
 	size_t j = start + CHUNK_ITEMS;
 
-	if (j >= f->nitems)
+	if (j >= f->nitems || (f->db != NULL && db_engine(f->db) == DB_SQLITE))
 		return f->nitems;
 	while (j < f->nitems && !(f->items[j].e == f->items[j].policy &&
 	    key_cmp(f->items[j].policy, f->items[j - 1].policy) != 0))
