@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -33,6 +34,12 @@ cli_init(struct cli *cli, const char *prog, int argc)
 	cli->print_config = 0;
 	cli->print_version = 0;
 	cli->config_error_exit = 2;
+	/*
+	 * Databases, WAL files and sockets we create hold other domains'
+	 * mail traffic: never world-readable, whatever umask we inherit
+	 * (the systemd units set the same; a start by hand may not).
+	 */
+	umask(027);
 	conf_defaults();
 }
 
