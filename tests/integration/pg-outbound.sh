@@ -538,8 +538,13 @@ expect_eq "a second tlsrpt-send exits 1" 1 "$status"
 grep -q "another tlsrpt-send is working on postgresql://tlsrptd@127.0.0.1:[0-9]*/send; not starting" "$T/send8.log" ||
 	fail "second sender's message: $(cat "$T/send8.log")"
 ok "second sender says why"
-expect_eq "the second did not recover the first's in-flight delivery" "in-flight|1" \
-    "$(pg "SELECT state || '|' || attempts FROM delivery WHERE uri LIKE '%d=m%'")"
+# Recovering it would have put it back to pending; on a slow machine the
+# first sender may already have finished it (delivered), which is fine.
+m_state=$(pg "SELECT state || '|' || attempts FROM delivery WHERE uri LIKE '%d=m%'")
+case $m_state in
+"in-flight|1" | "delivered|1") ok "the second did not recover the first's in-flight delivery ($m_state)" ;;
+*) fail "the second touched the first's in-flight delivery: $m_state" ;;
+esac
 status=0
 wait "$SPID" || status=$?
 expect_eq "the first sender finishes" 0 "$status"
