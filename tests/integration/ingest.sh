@@ -618,7 +618,14 @@ for i in $(seq 0 49); do
 done | xargs -P 8 -I '{}' curl -sS -o /dev/null -w '%{http_code}\n' --max-time 10 \
     -H 'Content-Type: application/tlsrpt+gzip' --data-binary '@{}' "$UB" >>"$T/par.codes" 2>&1
 t1=$(now_ms)
-[ -s "$T/slow-body.out" ] && fail "the slow client was cut off before the 50 reports were in: $(cat "$T/slow-body.out")"
+# The slow client started 1 s before t0 and may be cut 3 s after its start:
+# only a cut while the 50 took less than 2 s is early. On a slow machine
+# the 50 take longer; the cut is then checked below for its time alone.
+if [ -s "$T/slow-body.out" ]; then
+	[ $((t1 - t0)) -lt 2000 ] &&
+	    fail "the slow client was cut off before the 50 reports were in: $(cat "$T/slow-body.out")"
+	echo "# the 50 reports took $((t1 - t0)) ms, longer than the slow client's 3 s"
+fi
 expect_eq "50 reports during a slow client: all 200" 50 "$(grep -cx 200 "$T/par.codes")"
 ok "50 reports POSTed in $((t1 - t0)) ms next to the slow client"
 wait "$SLOWPID"
