@@ -385,6 +385,32 @@ fail:
 	return 0;
 }
 
+/*
+ * Switching a new file to WAL takes an exclusive lock, and SQLite answers
+ * SQLITE_BUSY at once, without its busy handler, when another process
+ * opens the same new file at that moment (several collectors or the
+ * aggregator starting together on a fresh file). Wait for it here within
+ * the same busy timeout; once the file is in WAL mode the pragma takes no
+ * lock at all.
+ */
+static int
+set_wal(struct db *db, long busy_timeout_ms)
+{
+	long waited = 0;
+	int pause = 5;
+
+	for (;;) {
+		if (s_exec(db, "PRAGMA journal_mode = WAL") == 0)
+			return 0;
+		if (db_errclass(db) != DB_ERR_BUSY || waited >= busy_timeout_ms)
+			return -1;
+		sqlite3_sleep(pause);
+		waited += pause;
+		if (pause < 50)
+			pause *= 2;
+	}
+}
+
 int
 db_sqlite_open(const char *path, const char *set, long busy_timeout_ms,
     struct db *db, char *err, size_t errlen)
@@ -408,7 +434,7 @@ db_sqlite_open(const char *path, const char *set, long busy_timeout_ms,
 		sqlite3_close(conn);
 		return -1;
 	}
-	if (s_exec(db, "PRAGMA journal_mode = WAL") != 0 ||
+	if (set_wal(db, busy_timeout_ms) != 0 ||
 	    s_exec(db, "PRAGMA synchronous = NORMAL") != 0 ||
 	    s_exec(db, "PRAGMA foreign_keys = ON") != 0) {
 		snprintf(err, errlen, "%s: %s", path, db_errmsg(db));
