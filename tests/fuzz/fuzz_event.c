@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "event.h"
+#include "../unit/event_cmp.h"
 
 #define FUZZ_MAX_DATAGRAM	(256 * 1024)
 /*
@@ -172,67 +173,14 @@ violation(const struct event *ev)
 	return NULL;
 }
 
-static int
-str_eq(const struct ev_str *a, const struct ev_str *b)
-{
-	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
-}
-
-static int
-list_eq(const struct ev_str *a, uint32_t na, const struct ev_str *b, uint32_t nb)
-{
-	if (na != nb)
-		return 0;
-	for (uint32_t i = 0; i < na; i++)
-		if (!str_eq(&a[i], &b[i]))
-			return 0;
-	return 1;
-}
-
-static int
-failure_eq(const struct ev_failure *a, const struct ev_failure *b)
-{
-	return a->code == b->code && str_eq(&a->sending_ip, &b->sending_ip) &&
-	    str_eq(&a->mx_hostname, &b->mx_hostname) &&
-	    str_eq(&a->mx_helo, &b->mx_helo) &&
-	    str_eq(&a->receiving_ip, &b->receiving_ip) &&
-	    str_eq(&a->additional_info, &b->additional_info) &&
-	    str_eq(&a->reason, &b->reason);
-}
-
 /* The first field where the re-parsed b differs from a, or NULL. */
 static const char *
 difference(const struct event *a, const struct event *b)
 {
-	static const struct ev_str one = { "1", 1 };
+	const char *why = event_cmp(a, b, EVCMP_DPV_DEFAULT | EVCMP_T_IS_COUNT);
 
-	if (!str_eq(a->dpv.len ? &a->dpv : &one, &b->dpv))
-		return "dpv";
-	if (!str_eq(&a->domain, &b->domain))
-		return "d";
-	if (!str_eq(&a->record, &b->record))
-		return "pr";
-	if (a->npolicies != b->npolicies)
-		return "number of policies";
-	for (uint32_t i = 0; i < a->npolicies; i++) {
-		const struct ev_policy *p = &a->policies[i], *q = &b->policies[i];
-
-		if (p->type != q->type || p->failed != q->failed)
-			return "policy-type or f";
-		if (q->t != (long)q->nfailures)
-			return "t is not the number of failure-details";
-		if (!str_eq(&p->domain, &q->domain))
-			return "policy-domain";
-		if (!list_eq(p->strings, p->nstrings, q->strings, q->nstrings))
-			return "policy-string";
-		if (!list_eq(p->mx_hosts, p->nmx_hosts, q->mx_hosts, q->nmx_hosts))
-			return "mx-host";
-		if (p->nfailures != q->nfailures)
-			return "number of failure-details";
-		for (uint32_t j = 0; j < p->nfailures; j++)
-			if (!failure_eq(&p->failures[j], &q->failures[j]))
-				return "failure-details";
-	}
+	if (why != NULL)
+		return why;
 	if (b->repaired_strings != 0 || b->dropped_policies != 0 ||
 	    b->dropped_failures != 0 || b->t_mismatches != 0 ||
 	    b->part_error != EV_OK)

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "event.h"
 #include "event_cases.h"
+#include "event_cmp.h"
 
 #define MAX_DGRAM (1024 * 1024)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -149,12 +150,6 @@ invariant_violation(const struct event *ev)
 }
 
 static int
-str_eq(const struct ev_str *a, const struct ev_str *b)
-{
-	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
-}
-
-static int
 str_is(const struct ev_str *s, const char *want)
 {
 	if (want == NULL)
@@ -163,59 +158,11 @@ str_is(const struct ev_str *s, const char *want)
 	    memcmp(s->p, want, s->len) == 0;
 }
 
-static int
-list_eq(const struct ev_str *a, uint32_t na, const struct ev_str *b,
-    uint32_t nb)
-{
-	if (na != nb)
-		return 0;
-	for (uint32_t i = 0; i < na; i++)
-		if (!str_eq(&a[i], &b[i]))
-			return 0;
-	return 1;
-}
-
-static int
-failure_eq(const struct ev_failure *a, const struct ev_failure *b)
-{
-	return a->code == b->code && str_eq(&a->sending_ip, &b->sending_ip) &&
-	    str_eq(&a->mx_hostname, &b->mx_hostname) &&
-	    str_eq(&a->mx_helo, &b->mx_helo) &&
-	    str_eq(&a->receiving_ip, &b->receiving_ip) &&
-	    str_eq(&a->additional_info, &b->additional_info) &&
-	    str_eq(&a->reason, &b->reason);
-}
-
 /* The first field where a and b differ, or NULL. One assert per call. */
 static const char *
 event_diff(const struct event *a, const struct event *b)
 {
-	if (!str_eq(&a->dpv, &b->dpv))
-		return "dpv";
-	if (!str_eq(&a->domain, &b->domain))
-		return "d";
-	if (!str_eq(&a->record, &b->record))
-		return "pr";
-	if (a->npolicies != b->npolicies)
-		return "npolicies";
-	for (uint32_t i = 0; i < a->npolicies; i++) {
-		const struct ev_policy *p = &a->policies[i], *q = &b->policies[i];
-
-		if (p->type != q->type || p->failed != q->failed || p->t != q->t)
-			return "policy-type/f/t";
-		if (!str_eq(&p->domain, &q->domain))
-			return "policy-domain";
-		if (!list_eq(p->strings, p->nstrings, q->strings, q->nstrings))
-			return "policy-string";
-		if (!list_eq(p->mx_hosts, p->nmx_hosts, q->mx_hosts, q->nmx_hosts))
-			return "mx-host";
-		if (p->nfailures != q->nfailures)
-			return "nfailures";
-		for (uint32_t j = 0; j < p->nfailures; j++)
-			if (!failure_eq(&p->failures[j], &q->failures[j]))
-				return "failure-details";
-	}
-	return NULL;
+	return event_cmp(a, b, 0);
 }
 
 static void
