@@ -291,7 +291,9 @@ sort_items(struct flusher *f, struct tally **ts, int n)
 			    tally_entry(ts[i], e->policy);
 		}
 	}
-	qsort(f->items, k, sizeof(*f->items), flush_item_cmp);
+	/* A batch of rejected datagrams only has no keys, and items is NULL. */
+	if (k > 1)
+		qsort(f->items, k, sizeof(*f->items), flush_item_cmp);
 	return k;
 }
 
