@@ -117,6 +117,7 @@ struct store_ctx {
 	struct run *run;
 	struct reportstore *rs;
 	size_t in_batch;
+	size_t committed;	/* reports in batches already committed */
 };
 
 static int
@@ -129,7 +130,10 @@ store_cb(struct day_report *r, void *arg)
 	/* Short write transactions: the collector keeps flushing meanwhile. */
 	if (++c->in_batch >= BATCH_REPORTS) {
 		c->in_batch = 0;
-		if (commit(c->run->wdb) != 0 || begin(c->run->wdb) != 0)
+		if (commit(c->run->wdb) != 0)
+			return -1;
+		c->committed += BATCH_REPORTS;
+		if (begin(c->run->wdb) != 0)
 			return -1;
 	}
 	return 0;
@@ -158,13 +162,31 @@ mark_day(struct db *db, const char *day, size_t reports)
 static int
 build_day(struct run *run, const char *day)
 {
-	struct store_ctx c = { run, NULL, 0 };
+	struct store_ctx c = { run, NULL, 0, 0 };
 	struct build_stats bs;
 	const struct reportstore_stats *ss;
-	int rc = -1;
+	char lock[32];
+	int rc = -1, locked;
 
+	/*
+	 * Two runs on one PostgreSQL database (a timer on two hosts, an admin
+	 * by hand): the second would wait on the first one's uncommitted
+	 * report rows and give up after db_busy_timeout_ms. It leaves the
+	 * day to the run that builds it. SQLite runs take turns on the
+	 * file's write lock instead.
+	 */
+	snprintf(lock, sizeof(lock), "aggregate %s", day);
+	if ((locked = db_try_lock(run->wdb, lock)) != 0) {
+		if (locked < 0) {
+			log_warnx("%s: day lock: %s", day, db_errmsg(run->wdb));
+			return -1;
+		}
+		log_info("%s: another tlsrpt-aggregate is building this day; "
+		    "left to it", day);
+		return 0;
+	}
 	if ((c.rs = reportstore_open(run->wdb, run->force, run->max_bytes)) == NULL)
-		return -1;
+		goto out;
 	if (begin(run->wdb) != 0)
 		goto out;
 	/* After any error PostgreSQL fails the rest of the transaction. */
@@ -172,7 +194,12 @@ build_day(struct run *run, const char *day)
 	    mark_day(run->wdb, day, bs.reports) != 0 ||
 	    commit(run->wdb) != 0) {
 		db_rollback(run->wdb);
-		log_warnx("%s: not built; nothing of it stored", day);
+		if (c.committed == 0)
+			log_warnx("%s: not built; nothing of it stored", day);
+		else
+			log_warnx("%s: not finished; %zu reports committed before "
+			    "the error stay, the next run completes the day", day,
+			    c.committed);
 		goto out;
 	}
 	ss = reportstore_stats(c.rs);
@@ -183,7 +210,9 @@ build_day(struct run *run, const char *day)
 	    bs.unknown_codes);
 	rc = 0;
 out:
-	reportstore_close(c.rs);
+	if (c.rs != NULL)
+		reportstore_close(c.rs);
+	(void)db_unlock(run->wdb, lock);
 	return rc;
 }
 

@@ -53,6 +53,14 @@ pg() {
 	PGOPTIONS='-c search_path=tlsrptd_outbound -c client_min_messages=warning' \
 	    psql -X -q -A -t -v ON_ERROR_STOP=1 "${PGURI:-$URI}" -c "$1"
 }
+# advisory_key NAME: the key of lib/db's advisory lock NAME (FNV-1a).
+advisory_key() {
+	$PY -c 'import sys
+h = 2166136261
+for c in sys.argv[1].encode():
+    h = ((h ^ c) * 16777619) & 0xffffffff
+print(h & 0x7fffffff)' "$1"
+}
 # pg_load SQLITE_DB TABLE...: copy the rows of TABLEs into $PGURI (COPY
 # text format), policy ids moved past those already there.
 pg_load() {
@@ -299,7 +307,8 @@ N=$(sql "SELECT COUNT(*) FROM report WHERE $RANDOM_DAYS")
 pg_load "$DB" policy_counter failure_counter
 expect_eq "random counters copied" "$(sql "$COUNTS")" \
     "$(pg "SELECT (SELECT COUNT(*) FROM policy_counter WHERE $RANDOM_DAYS) || '|' || (SELECT COUNT(*) FROM failure_counter f JOIN policy_counter p ON p.id = f.policy_id WHERE p.$RANDOM_DAYS) || '|' || (SELECT SUM(sessions) FROM failure_counter f JOIN policy_counter p ON p.id = f.policy_id WHERE p.$RANDOM_DAYS)")"
-# Both find the same two days pending and build them at the same moment.
+# Both find the same two days pending at the same moment; each day is built
+# by one of them, the other leaves it (the day lock).
 agg_pg -o report_max_bytes=20000 2>"$T/race1.log" &
 R1=$!
 agg_pg -o report_max_bytes=20000 2>"$T/race2.log" &
@@ -309,7 +318,9 @@ s1=0
 s2=0
 wait "$R1" || s1=$?
 wait "$R2" || s2=$?
-expect_eq "two aggregators at once both succeed" "0|0" "$s1|$s2"
+[ "$s1|$s2" = "0|0" ] || fail "two aggregators at once: exit $s1 and $s2:
+$(cat "$T/race1.log" "$T/race2.log")"
+ok "two aggregators at once both succeed"
 expect_eq "two aggregators at once: every report once" "$N|$N" \
     "$(pg "SELECT COUNT(*) || '|' || COUNT(DISTINCT report_id) FROM report WHERE $RANDOM_DAYS")"
 new=$(cat "$T/race1.log" "$T/race2.log" | sed -n 's/.* reports (\([0-9]*\) new, .*/\1/p' | awk '{s += $1} END {print s}')
@@ -321,7 +332,8 @@ done
 ok "both days built"
 # A run that starts after the other one finished every day has nothing to do.
 if grep -v -e ": 2026-03-1[01]: [0-9]* reports (" -e "merged [0-9]* rare failure-details" \
-    -e "no finished day waiting" "$T/race1.log" "$T/race2.log"; then
+    -e "no finished day waiting" -e ": 2026-03-1[01]: another tlsrpt-aggregate is building this day; left to it" \
+    "$T/race1.log" "$T/race2.log"; then
 	fail "unexpected messages from the two runs"
 fi
 ok "no messages beyond the usual ones"
@@ -365,6 +377,27 @@ expect_eq "the day rolled back whole" "0|0" \
 pg "DROP TRIGGER refuse_b ON report"
 agg_pg --day 2026-03-12 2>"$T/err.log" || fail "after the trigger is gone: $(cat "$T/err.log")"
 expect_eq "built once the error is gone" 3 "$(pg "SELECT COUNT(*) FROM report WHERE day = '2026-03-12'")"
+
+# --- a day another run is building is left to it -----------------------------
+pg "INSERT INTO policy_counter (day, report_domain, tlsrpt_record, policy_type, policy_domain, policy_strings, mx_hosts, successful_sessions) VALUES ('2026-03-09', 'locked.example', '', 2, 'locked.example', '[]', '[]', 1)"
+KEY=$(advisory_key "aggregate 2026-03-09")
+pg "SELECT pg_advisory_lock(8460, $KEY); SELECT pg_sleep(3)" >/dev/null &
+LOCKER=$!
+PIDS="$PIDS $LOCKER"
+i=0
+until [ "$(pg "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 8460 AND objid = $KEY AND granted")" = 1 ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the test's session never took the day lock"
+	sleep 0.05
+done
+agg_pg --day 2026-03-09 2>"$T/lock.log" || fail "run beside a day lock: $(cat "$T/lock.log")"
+grep -q "2026-03-09: another tlsrpt-aggregate is building this day; left to it" "$T/lock.log" ||
+	fail "no message for the locked day: $(cat "$T/lock.log")"
+expect_eq "a day locked by another run is left alone" "0|0" \
+    "$(pg "SELECT (SELECT COUNT(*) FROM report WHERE day = '2026-03-09') || '|' || (SELECT COUNT(*) FROM aggregated_day WHERE day = '2026-03-09')")"
+wait "$LOCKER"
+agg_pg --day 2026-03-09 2>"$T/lock.log" || fail "run after the lock: $(cat "$T/lock.log")"
+expect_eq "built by the next run once the lock is gone" 1 "$(pg "SELECT COUNT(*) FROM report WHERE day = '2026-03-09'")"
 
 # --- sender: the setup of sender.sh, outbox in PostgreSQL ----------------------
 pg "CREATE DATABASE send" || fail "create database send"
@@ -575,10 +608,7 @@ kill -0 "$SPID" 2>/dev/null || fail "-D sender stopped after its session was end
 ok "-D sender reconnected and took the lock again"
 # Another session takes the lock while the sender (stopped meanwhile) has
 # lost its connection.
-KEY=$($PY -c 'h = 2166136261
-for c in b"tlsrpt-send":
-    h = ((h ^ c) * 16777619) & 0xffffffff
-print(h & 0x7fffffff)')
+KEY=$(advisory_key tlsrpt-send)
 kill -STOP "$SPID"
 second=$holder
 pg "SELECT pg_terminate_backend($second)" >/dev/null
