@@ -204,13 +204,18 @@ settle(struct outbox *ob, struct job *j, int ok, long code, const char *error,
 
 	excerpt(&j->answer, ex, sizeof(ex));
 	if (ok) {
-		if (outbox_delivered(ob, j->d->id, now, code, ex) != 0)
+		if (outbox_delivered(ob, j->d->id, now, code, ex) != 0) {
+			/* outbox already logged the database's reason. */
 			st->errors++;
-		else
-			st->delivered++;
-		log_info("delivered %s (%s, %s) to %s%s", j->d->report_id,
-		    j->d->report_domain, j->d->day, j->d->uri,
-		    code ? "" : "");
+			log_warnx("%s (%s, %s) was delivered to %s but could not "
+			    "be recorded; it stays in flight and the next run "
+			    "sends it again", j->d->report_id, j->d->report_domain,
+			    j->d->day, j->d->uri);
+			return;
+		}
+		st->delivered++;
+		log_info("delivered %s (%s, %s) to %s", j->d->report_id,
+		    j->d->report_domain, j->d->day, j->d->uri);
 		return;
 	}
 	if (outbox_failed(ob, j->d->id, now, error, code, ex, &final) != 0) {

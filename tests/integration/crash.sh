@@ -471,6 +471,12 @@ rm "$T/slow" "$T/go"
 [ "$rc" -ne 0 ] || fail "sender exited 0 though it could not record a delivery"
 grep -q "database is locked" "$T/send.err" || fail "sender message: $(cat "$T/send.err")"
 ok "locked mid-delivery: sender exits $rc: $(grep -m 1 locked "$T/send.err")"
+grep -q "was delivered to mailto:tlsrpt@d2026-03-04.example but could not be recorded; it stays in flight and the next run sends it again" "$T/send.err" ||
+	fail "no message for the unrecorded delivery: $(cat "$T/send.err")"
+if grep -q "tlsrpt-send: delivered " "$T/send.err"; then
+	fail "an unrecorded delivery logged as delivered: $(cat "$T/send.err")"
+fi
+ok "locked mid-delivery: the log says it was sent but not recorded"
 wait "$LOCKER"
 expect_eq "locked mid-delivery: delivery still in flight" in-flight \
     "$(sql "SELECT state FROM delivery WHERE uri = 'mailto:tlsrpt@d2026-03-04.example'")"
