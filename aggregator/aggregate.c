@@ -210,8 +210,7 @@ build_day(struct run *run, const char *day)
 	    bs.unknown_codes);
 	rc = 0;
 out:
-	if (c.rs != NULL)
-		reportstore_close(c.rs);
+	reportstore_close(c.rs);
 	(void)db_unlock(run->wdb, lock);
 	return rc;
 }
