@@ -103,6 +103,19 @@ pick(int e, const char *file, char *target, size_t len)
 		return; \
 	test_pg_reset(uri)
 
+/* Waits for the n children in pids; each must have exited 0. */
+static void
+reap_ok(const pid_t *pids, int n, const char *what)
+{
+	for (int p = 0; p < n; p++) {
+		int status;
+
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "%s %d failed", what, p);
+	}
+}
+
 static struct db *
 open_ok(const char *target)
 {
@@ -495,7 +508,7 @@ START_TEST(test_concurrent_open)
 
 	for (int round = 0; round < ROUNDS; round++) {
 		pid_t pids[PROCS];
-		char file[32];
+		char file[32], who[32];
 
 		snprintf(file, sizeof(file), "together%d.db", round);
 		TARGET(file);
@@ -516,13 +529,8 @@ START_TEST(test_concurrent_open)
 				_exit(0);
 			}
 		}
-		for (int p = 0; p < PROCS; p++) {
-			int status;
-
-			ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
-			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			    "round %d: opener %d failed", round, p);
-		}
+		snprintf(who, sizeof(who), "round %d: opener", round);
+		reap_ok(pids, PROCS, who);
 		db = open_ok(target);
 		ck_assert_int_eq(schema_version(db), store_schema_version("outbound"));
 		db_close(db);
@@ -1174,13 +1182,7 @@ START_TEST(test_concurrent_upserts)
 			_exit(0);
 		}
 	}
-	for (int p = 0; p < PROCS; p++) {
-		int status;
-
-		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		    "writer %d failed", p);
-	}
+	reap_ok(pids, PROCS, "writer");
 	db = open_ok(target);
 	ck_assert_int_eq(q_int(db, "SELECT count(*) FROM collector_stat"), KEYS);
 	ck_assert_int_eq(q_int(db, "SELECT min(value) FROM collector_stat"), PROCS * TXNS);
